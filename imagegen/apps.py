@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ImagegenConfig(AppConfig):
+    name = "imagegen"
+    verbose_name = "Imagegen"

@@ -1,0 +1,346 @@
+"""Imagegen settings, read from environment variables.
+
+The defaults are the embedded setup: SQLite, a SQLite-backed Celery broker and
+local media, all under ``var/``, so a fresh clone runs with no servers. Setting
+``DATABASE_URL``, ``CELERY_BROKER_URL=sqs://`` and ``IMAGE_S3_BUCKET`` moves the
+same code onto PostgreSQL, SQS and S3. ``.env.example`` lists every variable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from imagegen.env import env_bool, env_int, env_int_map, env_list, env_str, require
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+
+# --- var/: the embedded setup's database, broker, media and dev secret ---------
+
+VAR_DIR = Path(env_str("IMAGEGEN_VAR_DIR") or BASE_DIR / "var").resolve()
+
+
+def _ensure_writable(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-probe"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"IMAGEGEN_VAR_DIR: {path} is not writable ({exc.strerror or exc}); "
+            "point IMAGEGEN_VAR_DIR at a writable folder"
+        ) from None
+
+
+_ensure_writable(VAR_DIR)
+
+
+def _dev_secret_key() -> str:
+    # Generated once and kept, so sessions and signed URLs survive restarts.
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = env_str("SECRET_KEY") or (_dev_secret_key() if DEBUG else "")
+require("SECRET_KEY", SECRET_KEY, why="when DEBUG is off (set a long random value)")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS is required when DEBUG is off (comma-separated host names)")
+if "*" in ALLOWED_HOSTS and not DEBUG:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must not be '*' when DEBUG is off")
+
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+CORS_EXPOSE_HEADERS = ["Location", "Retry-After", "X-Request-ID"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_filters",
+    "drf_spectacular",
+    "imagegen",
+    "accounts",
+    "images",
+]
+
+MIDDLEWARE = [
+    "imagegen.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "imagegen.urls"
+WSGI_APPLICATION = "imagegen.wsgi.application"
+ASGI_APPLICATION = "imagegen.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    try:
+        _database = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    except (ValueError, dj_database_url.UnknownSchemeError) as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
+    if not _database.get("NAME"):
+        raise ImproperlyConfigured("DATABASE_URL names no database (expected e.g. postgres://user@host:5432/imagegen)")
+else:
+    _database = {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "db.sqlite3"}
+
+if _database["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the worker write to the same file: WAL lets readers
+    # proceed during a write, and IMMEDIATE transactions queue writers on the
+    # busy timeout instead of failing with "database is locked" mid-transaction.
+    _database.setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Shared by every process (web workers, Celery): throttles must agree across them.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "imagegen_cache",
+    }
+}
+
+# --- Auth -------------------------------------------------------------------------
+
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+JWT_ACCESS_MINUTES = env_int("JWT_ACCESS_MINUTES", 15, minimum=1)
+JWT_REFRESH_DAYS = env_int("JWT_REFRESH_DAYS", 7, minimum=1)
+TIER_QUOTAS = env_int_map("TIER_QUOTAS", "free:50,pro:1000,enterprise:0")
+DEFAULT_TIER = env_str("DEFAULT_TIER", next(iter(TIER_QUOTAS)))
+if DEFAULT_TIER not in TIER_QUOTAS:
+    raise ImproperlyConfigured(f"DEFAULT_TIER {DEFAULT_TIER!r} is not one of TIER_QUOTAS ({', '.join(TIER_QUOTAS)})")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+}
+if DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+
+# --- Celery -----------------------------------------------------------------------
+
+_BROKER_SCHEMES = {"sqla+sqlite", "sqla+postgresql", "sqs", "amqp", "amqps", "pyamqp", "memory"}
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or f"sqla+sqlite:///{VAR_DIR / 'broker.sqlite3'}"
+_broker_scheme = urlsplit(CELERY_BROKER_URL).scheme
+if _broker_scheme not in _BROKER_SCHEMES:
+    raise ImproperlyConfigured(
+        f"CELERY_BROKER_URL has an unknown scheme {_broker_scheme!r}; use one of {', '.join(sorted(_BROKER_SCHEMES))}"
+    )
+BROKER_IS_SQS = _broker_scheme == "sqs"
+BROKER_IS_EMBEDDED = _broker_scheme.startswith("sqla+")
+
+AWS_REGION = env_str("AWS_REGION", "us-east-1")
+AWS_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL")
+SQS_QUEUE_NAME = env_str("SQS_QUEUE_NAME", "imagegen")
+SQS_DEAD_LETTER_QUEUE = env_str("SQS_DEAD_LETTER_QUEUE", f"{SQS_QUEUE_NAME}-dlq")
+SQS_MAX_RECEIVE_COUNT = env_int("SQS_MAX_RECEIVE_COUNT", 5, minimum=1)
+# Longest a job may run; the SQS visibility timeout must stay above it or the
+# message would be handed to a second worker while the first still works.
+GENERATION_TIME_LIMIT = env_int("GENERATION_TIME_LIMIT", 600, minimum=10)
+SQS_VISIBILITY_TIMEOUT = env_int("SQS_VISIBILITY_TIMEOUT", GENERATION_TIME_LIMIT + 300, minimum=30)
+if SQS_VISIBILITY_TIMEOUT <= GENERATION_TIME_LIMIT:
+    raise ImproperlyConfigured("SQS_VISIBILITY_TIMEOUT must be greater than GENERATION_TIME_LIMIT")
+
+CELERY_TASK_DEFAULT_QUEUE = SQS_QUEUE_NAME
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+if BROKER_IS_SQS:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "region": AWS_REGION,
+        "visibility_timeout": SQS_VISIBILITY_TIMEOUT,
+        # Long polling: a message is picked up as it lands, without busy polls.
+        "wait_time_seconds": 20,
+        "polling_interval": 0,
+        "is_secure": not AWS_ENDPOINT_URL.startswith("http://"),
+    }
+
+# --- Storage ----------------------------------------------------------------------
+
+MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_URL = "/media/"
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+with contextlib.suppress(OSError):  # a read-only checkout just serves from the finders
+    STATIC_ROOT.mkdir(exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve from the app and project folders too, so nothing needs collectstatic
+# before the first start; the Docker image still collects (and compresses).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+IMAGE_S3_BUCKET = env_str("IMAGE_S3_BUCKET")
+CDN_URL = env_str("CDN_URL").rstrip("/")
+PRESIGNED_URL_TTL = env_int("PRESIGNED_URL_TTL", 3600, minimum=60)
+MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1024)
+MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 50_000_000, minimum=10_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+if IMAGE_S3_BUCKET:
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": IMAGE_S3_BUCKET,
+            "region_name": AWS_REGION,
+            "endpoint_url": AWS_ENDPOINT_URL or None,
+            # Path style: a local endpoint (moto, LocalStack) has no per-bucket host names.
+            "addressing_style": "path" if AWS_ENDPOINT_URL else "auto",
+            "signature_version": "s3v4",
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": PRESIGNED_URL_TTL,
+            "file_overwrite": False,
+        },
+    }
+else:
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT, "base_url": MEDIA_URL},
+    }
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# --- Providers --------------------------------------------------------------------
+
+IMAGE_PROVIDER = env_str("IMAGE_PROVIDER", "builtin")
+OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
+OPENAI_IMAGE_MODEL = env_str("OPENAI_IMAGE_MODEL", "gpt-image-1")
+KIE_API_KEY = env_str("KIE_API_KEY")
+KIE_BASE_URL = env_str("KIE_BASE_URL", "https://api.kie.ai")
+KIE_MODEL = env_str("KIE_MODEL", "flux-kontext-pro")
+
+# --- Security ---------------------------------------------------------------------
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers probe over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = 0 if DEBUG else env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if not SECURE_HSTS_PRELOAD:
+    # Preload-list submission is a one-way commitment for the whole domain:
+    # an operator opts in with SECURE_HSTS_PRELOAD=1, we do not nag.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# --- Internationalisation ---------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging: one JSON object per line, each with the request id ---------------
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "imagegen.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "imagegen.logging.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Our request log line replaces Django's own for requests.
+        "django.server": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+    },
+}

@@ -1,0 +1,96 @@
+"""Start real worker and web-server processes for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+BASE_DIR = Path(settings.BASE_DIR)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    """The URL of the database the tests are using (the test database, once created)."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def child_env(**overrides: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["DATABASE_URL"] = database_url()
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(overrides)
+    return env
+
+
+def wait_for_text(path: Path, text: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited ({proc.returncode}):\n{path.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.1)
+    raise TimeoutError(f"{text!r} not seen in {path} within {timeout}s:\n{path.read_text(errors='replace')[-3000:]}")
+
+
+def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def celery_worker(
+    log_path: Path, *, include: str | None = None, extra: list[str] | None = None, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` process on the configured broker, stopped on exit."""
+    cmd = [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "--loglevel", "INFO",
+           "--concurrency", "1", "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
+    if include:
+        cmd += ["--include", include]
+    cmd += extra or []
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=BASE_DIR, env=env or child_env(), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_text(log_path, "ready.", proc)
+        yield proc
+    finally:
+        stop(proc)
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
