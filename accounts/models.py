@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+import secrets
 import uuid
 
 from django.conf import settings
@@ -11,6 +13,11 @@ from django.utils import timezone
 
 def default_tier() -> str:
     return settings.DEFAULT_TIER
+
+
+def new_webhook_secret() -> str:
+    # Standard Webhooks secrets: "whsec_" + base64 of random bytes.
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
 class UserManager(BaseUserManager["User"]):
@@ -53,6 +60,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    webhook_secret = models.CharField(max_length=64, default=new_webhook_secret)
 
     objects = UserManager()
 

@@ -344,3 +344,12 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# Name -> dotted path of each provider class (images/providers/base.py's protocol).
+IMAGE_PROVIDERS = {
+    "builtin": "images.providers.builtin.BuiltinProvider",
+    "openai": "images.providers.openai.OpenAIProvider",
+    "kie": "images.providers.kie.KieProvider",
+}
+if IMAGE_PROVIDER not in IMAGE_PROVIDERS:
+    raise ImproperlyConfigured(f"IMAGE_PROVIDER must be one of {', '.join(IMAGE_PROVIDERS)}, got {IMAGE_PROVIDER!r}")

@@ -1,0 +1,206 @@
+"""Generations (jobs) and images (their outputs, and uploads).
+
+A generation's row is the source of truth for its state: broker messages may
+be lost, duplicated or redelivered, and the job still ends exactly once.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Generation(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELED = "canceled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+
+    prompt = models.TextField()
+    negative_prompt = models.TextField(blank=True)
+    style = models.CharField(max_length=32, blank=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    n = models.PositiveSmallIntegerField(default=1)
+    seed = models.BigIntegerField()
+    provider = models.CharField(max_length=32)
+    model = models.CharField(max_length=100, blank=True)
+    strength = models.FloatField(null=True, blank=True)
+    quality = models.CharField(max_length=16, blank=True)
+    # Ids of the caller's own images, and https URLs fetched by the worker.
+    reference_images = models.JSONField(default=list, blank=True)
+    reference_image_urls = models.JSONField(default=list, blank=True)
+    webhook_url = models.URLField(max_length=2000, blank=True)
+    webhook_events = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 - NULL = no key, outside the unique constraint
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="gen_user_created"),
+            models.Index(fields=["user", "status", "-created_at"], name="gen_user_status_created"),
+            models.Index(fields=["status", "enqueued_at"], name="gen_status_enqueued"),
+            models.Index(fields=["status", "heartbeat_at"], name="gen_status_heartbeat"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="gen_user_idempotency_key_unique",
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="gen_progress_max_100"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at and self.finished_at:
+            return int((self.finished_at - self.started_at).total_seconds() * 1000)
+        return None
+
+
+class Tag(models.Model):
+    name = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Image(models.Model):
+    """One stored original (generated or uploaded) and the derivatives made from it."""
+
+    class Source(models.TextChoices):
+        GENERATED = "generated"
+        UPLOADED = "uploaded"
+
+    class Visibility(models.TextChoices):
+        PRIVATE = "private"
+        UNLISTED = "unlisted"
+        PUBLIC = "public"
+
+    class Processing(models.TextChoices):
+        # A direct upload's row exists before its file; it is never listed
+        # until completed, and is swept if never completed.
+        AWAITING_UPLOAD = "awaiting_upload"
+        PENDING = "pending"
+        READY = "ready"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    generation = models.ForeignKey(Generation, on_delete=models.SET_NULL, null=True, blank=True, related_name="images")
+    index = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    title = models.CharField(max_length=200, blank=True)
+    prompt = models.TextField(blank=True)
+    original_filename = models.CharField(max_length=255, blank=True)
+
+    storage_key = models.CharField(max_length=500)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    format = models.CharField(max_length=16, blank=True)
+    content_type = models.CharField(max_length=64, blank=True)
+    bytes = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    # {name: {"key", "width", "height", "format", "content_type", "bytes"}}
+    variants = models.JSONField(default=dict, blank=True)
+    dominant_color = models.CharField(max_length=7, blank=True)
+    exif = models.JSONField(default=dict, blank=True)
+
+    tags = models.ManyToManyField(Tag, blank=True, related_name="images")
+    category = models.CharField(max_length=64, blank=True)
+    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
+    processing = models.CharField(max_length=16, choices=Processing.choices, default=Processing.PENDING)
+    processing_error = models.TextField(blank=True)
+    is_hidden = models.BooleanField(default=False, help_text="Hidden by staff: not shown publicly.")
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="img_user_created"),
+            models.Index(fields=["user", "source", "-created_at"], name="img_user_source_created"),
+            models.Index(fields=["user", "category"], name="img_user_category"),
+            models.Index(fields=["visibility", "-created_at"], name="img_visibility_created"),
+            models.Index(fields=["processing", "created_at"], name="img_processing_created"),
+        ]
+        constraints = [
+            # A redelivered job cannot store a second copy of the same output.
+            models.UniqueConstraint(
+                fields=["generation", "index"],
+                condition=Q(generation__isnull=False),
+                name="img_generation_index_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or str(self.id)
+
+    def storage_keys(self) -> list[str]:
+        """Every stored object of this image: the original and each derivative."""
+        keys = [self.storage_key] if self.storage_key else []
+        keys += [v["key"] for v in self.variants.values() if v.get("key")]
+        return keys
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to deliver one webhook event; retries share a ``webhook_id``."""
+
+    id = models.BigAutoField(primary_key=True)
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    webhook_id = models.CharField(max_length=64, db_index=True)
+    event = models.CharField(max_length=32)
+    url = models.URLField(max_length=2000)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    ok = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.attempt} → {self.status_code or self.error[:40]}"
