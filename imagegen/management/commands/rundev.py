@@ -13,7 +13,7 @@ import sys
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
@@ -34,21 +34,29 @@ class Command(BaseCommand):
         shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host  # noqa: S104 - not a bind
         self.stdout.write(self.style.SUCCESS(f"Imagegen is running at http://{shown}:{port}/  (Ctrl-C stops it)"))
 
-        def stop(*_args: object) -> None:
+        def stop() -> None:
             for proc in procs:
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGTERM)
 
-        signal.signal(signal.SIGTERM, stop)
-        try:
-            while all(proc.poll() is None for proc in procs):
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
+        stopping = False
+
+        def on_signal(*_args: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        # Installed explicitly: a shell that starts us in the background ignores SIGINT.
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        while not stopping and all(proc.poll() is None for proc in procs):
+            time.sleep(0.2)
         stop()
         for proc in procs:
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if not stopping:
+            died = "web server" if procs[0].returncode not in (None, 0) or procs[1].returncode is None else "worker"
+            raise CommandError(f"the {died} exited unexpectedly; stopped the rest")
         self.stdout.write("Stopped.")
