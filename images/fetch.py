@@ -270,15 +270,15 @@ def fetch_image(
     ``max_bytes`` bounds the body. ``ssl_context`` replaces the system trust
     store (tests, private CAs); certificates are always verified.
     """
-    deadline = time.monotonic() + timeout
+    deadline = _Deadline(timeout)
     context = ssl_context or _default_ssl_context()
     current = url
     for _hop in range(MAX_REDIRECTS + 1):
         target = validate_url(current, allow_http=allow_http, policy=policy)
-        addresses = _resolve(target, policy, deadline, timeout)
-        conn = _connect(target, addresses, context, deadline, timeout)
+        addresses = _resolve(target, policy, deadline)
+        conn = _connect(target, addresses, context, deadline)
         try:
-            response = _send(conn, target, deadline, timeout)
+            response = _send(conn, target, deadline)
             if response.status in _REDIRECTS:
                 location = response.getheader("Location")
                 if not location:
@@ -289,9 +289,9 @@ def fetch_image(
                 continue
             if response.status != 200:
                 raise FetchError("http_error", f"{target.host} answered HTTP {response.status}", status=response.status)
-            data = _read_body(conn, response, target, max_bytes, deadline, timeout)
+            data = _read_body(conn, response, target, max_bytes, deadline)
         finally:
-            conn.close()
+            conn.close()  # type: ignore[attr-defined]
         content_type = sniff_image_type(data)
         if content_type is None:
             raise FetchError("not_an_image", f"{target.host} sent something that is not a JPEG, PNG, WebP, GIF or AVIF")
@@ -319,28 +319,28 @@ def _default_ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def _remaining(deadline: float, timeout: float) -> float:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise FetchError("timeout", f"the fetch took longer than {timeout:g} s")
-    return left
+class _Deadline:
+    """One time limit for the whole fetch, handed out as per-operation socket timeouts."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.at = time.monotonic() + timeout
+
+    def left(self) -> float:
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise FetchError("timeout", f"the fetch took longer than {self.timeout:g} s")
+        return left
 
 
-def _resolve(
-    target: Target, policy: AddressPolicy, deadline: float, timeout: float
-) -> list[tuple[socket.AddressFamily, tuple]]:
+def _resolve(target: Target, policy: AddressPolicy, deadline: _Deadline) -> list[tuple[socket.AddressFamily, tuple]]:
     """Resolve once, refuse if any address is not allowed, return the socket addresses to try."""
     if target.literal is not None:
-        family = socket.AF_INET6 if target.literal.version == 6 else socket.AF_INET
-        sockaddr = (
-            (str(target.literal), target.port, 0, 0)
-            if family == socket.AF_INET6
-            else (str(target.literal), target.port)
-        )
-        return [(family, sockaddr)]
-    infos = _getaddrinfo_within(target.host, target.port, _remaining(deadline, timeout), timeout)
+        if target.literal.version == 6:
+            return [(socket.AF_INET6, (str(target.literal), target.port, 0, 0))]
+        return [(socket.AF_INET, (str(target.literal), target.port))]
     addresses: list[tuple[socket.AddressFamily, tuple]] = []
-    for family, _type, _proto, _canon, sockaddr in infos:
+    for family, _type, _proto, _canon, sockaddr in _getaddrinfo_within(target.host, target.port, deadline):
         if family not in (socket.AF_INET, socket.AF_INET6):
             continue
         address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
@@ -353,7 +353,7 @@ def _resolve(
     return addresses
 
 
-def _getaddrinfo_within(host: str, port: int, limit: float, timeout: float) -> list:
+def _getaddrinfo_within(host: str, port: int, deadline: _Deadline) -> list:
     # getaddrinfo has no timeout of its own; a hung resolver must not outlive the deadline.
     outcome: dict[str, object] = {}
 
@@ -365,9 +365,9 @@ def _getaddrinfo_within(host: str, port: int, limit: float, timeout: float) -> l
 
     worker = threading.Thread(target=run, name="fetch-dns", daemon=True)
     worker.start()
-    worker.join(limit)
+    worker.join(deadline.left())
     if worker.is_alive():
-        raise FetchError("timeout", f"resolving {host} took longer than {timeout:g} s")
+        raise FetchError("timeout", f"resolving {host} took longer than {deadline.timeout:g} s")
     if "error" in outcome:
         raise FetchError("dns_failure", f"could not resolve {host}: {outcome['error']}")
     return list(outcome.get("infos") or [])
@@ -386,83 +386,68 @@ def _open_socket(family: socket.AddressFamily, sockaddr: tuple, timeout: float) 
     return sock
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, *, family: socket.AddressFamily, sockaddr: tuple, timeout: float):
-        super().__init__(host, port, timeout=timeout)
-        self._family, self._sockaddr = family, sockaddr
-        self.raw_sock: socket.socket | None = None
+class _Pinned:
+    """Connects to the checked socket address instead of resolving ``host`` again."""
+
+    family: socket.AddressFamily
+    sockaddr: tuple
+    # Kept after http.client drops ``sock`` (it does once a response will close the connection).
+    raw_sock: socket.socket
 
     def connect(self) -> None:
-        self.sock = self.raw_sock = _open_socket(self._family, self._sockaddr, self.timeout)
+        sock = _open_socket(self.family, self.sockaddr, self.timeout)  # type: ignore[attr-defined]
+        if isinstance(self, http.client.HTTPSConnection):
+            try:
+                # SNI and certificate checks use the host name, not the pinned address.
+                sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+            except BaseException:
+                sock.close()
+                raise
+        self.sock = self.raw_sock = sock
 
 
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        family: socket.AddressFamily,
-        sockaddr: tuple,
-        timeout: float,
-        context: ssl.SSLContext,
-    ):
-        super().__init__(host, port, timeout=timeout, context=context)
-        self._family, self._sockaddr = family, sockaddr
-        self.raw_sock: socket.socket | None = None
-
-    def connect(self) -> None:
-        sock = _open_socket(self._family, self._sockaddr, self.timeout)
-        try:
-            # SNI and certificate checks use the host name, not the pinned address.
-            self.sock = self.raw_sock = self._context.wrap_socket(sock, server_hostname=self.host)
-        except BaseException:
-            sock.close()
-            raise
+class _PinnedHTTPConnection(_Pinned, http.client.HTTPConnection):
+    pass
 
 
-def _connect(
-    target: Target, addresses: list, context: ssl.SSLContext, deadline: float, timeout: float
-) -> _PinnedHTTPConnection | _PinnedHTTPSConnection:
+class _PinnedHTTPSConnection(_Pinned, http.client.HTTPSConnection):
+    pass
+
+
+def _connect(target: Target, addresses: list, context: ssl.SSLContext, deadline: _Deadline) -> _Pinned:
     failure = ""
     for family, sockaddr in addresses:
-        limit = _remaining(deadline, timeout)
         if target.scheme == "https":
-            conn = _PinnedHTTPSConnection(
-                target.host, target.port, family=family, sockaddr=sockaddr, timeout=limit, context=context
-            )
+            conn: _Pinned = _PinnedHTTPSConnection(target.host, target.port, timeout=deadline.left(), context=context)
         else:
-            conn = _PinnedHTTPConnection(target.host, target.port, family=family, sockaddr=sockaddr, timeout=limit)
+            conn = _PinnedHTTPConnection(target.host, target.port, timeout=deadline.left())
+        conn.family, conn.sockaddr = family, sockaddr
         try:
             conn.connect()
             return conn
         except TimeoutError:
-            conn.close()
             failure = "timed out"
         except ssl.SSLError as exc:
-            conn.close()
             failure = f"TLS failed ({exc.reason or exc})"
         except OSError as exc:
-            conn.close()
             failure = exc.strerror or str(exc)
     if failure == "timed out":
-        _remaining(deadline, timeout)  # raises "timeout" if the deadline is what ran out
+        deadline.left()  # raises "timeout" if the deadline is what ran out
     raise FetchError("connection_failed", f"could not connect to {target.host}: {failure}")
 
 
-def _send(
-    conn: http.client.HTTPConnection, target: Target, deadline: float, timeout: float
-) -> http.client.HTTPResponse:
+def _send(conn: _Pinned, target: Target, deadline: _Deadline) -> http.client.HTTPResponse:
+    http_conn: http.client.HTTPConnection = conn  # type: ignore[assignment]
     try:
-        conn.putrequest("GET", target.path, skip_accept_encoding=True)
-        conn.putheader("User-Agent", USER_AGENT)
-        conn.putheader("Accept", "image/*")
-        conn.putheader("Accept-Encoding", "identity")
-        conn.endheaders()
-        conn.raw_sock.settimeout(_remaining(deadline, timeout))  # type: ignore[attr-defined]
-        return conn.getresponse()
+        http_conn.putrequest("GET", target.path, skip_accept_encoding=True)
+        http_conn.putheader("User-Agent", USER_AGENT)
+        http_conn.putheader("Accept", "image/*")
+        http_conn.putheader("Accept-Encoding", "identity")
+        http_conn.endheaders()
+        conn.raw_sock.settimeout(deadline.left())
+        return http_conn.getresponse()
     except TimeoutError:
-        raise FetchError("timeout", f"{target.host} did not answer within {timeout:g} s") from None
+        raise FetchError("timeout", f"{target.host} did not answer within {deadline.timeout:g} s") from None
     except http.client.HTTPException as exc:
         raise FetchError("http_error", f"{target.host} sent a malformed response ({type(exc).__name__})") from None
     except OSError as exc:
@@ -470,12 +455,7 @@ def _send(
 
 
 def _read_body(
-    conn: http.client.HTTPConnection,
-    response: http.client.HTTPResponse,
-    target: Target,
-    max_bytes: int,
-    deadline: float,
-    timeout: float,
+    conn: _Pinned, response: http.client.HTTPResponse, target: Target, max_bytes: int, deadline: _Deadline
 ) -> bytes:
     declared = (response.getheader("Content-Type") or "").split(";", 1)[0].strip().lower()
     if declared and not declared.startswith("image/") and declared not in _GENERIC_TYPES:
@@ -493,7 +473,7 @@ def _read_body(
     try:
         while True:
             # One socket read per loop, so a slow trickle cannot outlast the deadline.
-            conn.raw_sock.settimeout(_remaining(deadline, timeout))  # type: ignore[attr-defined]
+            conn.raw_sock.settimeout(deadline.left())
             chunk = response.read1(_CHUNK)
             if not chunk:
                 break
@@ -502,7 +482,7 @@ def _read_body(
                 raise FetchError("too_large", f"the image is larger than the limit of {max_bytes} bytes")
             chunks.append(chunk)
     except TimeoutError:
-        raise FetchError("timeout", f"the fetch took longer than {timeout:g} s") from None
+        raise FetchError("timeout", f"the fetch took longer than {deadline.timeout:g} s") from None
     except http.client.HTTPException as exc:
         raise FetchError("http_error", f"{target.host} broke off the response ({type(exc).__name__})") from None
     except OSError as exc:

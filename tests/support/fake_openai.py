@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import ssl
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     # Hold the request open until the server stops (the client's timeout fires first).
     hang: bool = False
+    # False: no Content-Length, the body simply ends when the connection closes.
+    send_length: bool = True
 
     def encoded(self) -> tuple[bytes, dict[str, str]]:
         headers = dict(self.headers)
@@ -39,7 +42,8 @@ class Reply:
         if self.json is not None:
             body = json.dumps(self.json).encode()
             headers.setdefault("Content-Type", "application/json")
-        headers.setdefault("Content-Length", str(len(body)))
+        if self.send_length:
+            headers.setdefault("Content-Length", str(len(body)))
         return body, headers
 
 
@@ -56,11 +60,15 @@ class Recorded:
 
 
 class FakeServer:
-    """A ThreadingHTTPServer on 127.0.0.1 with a free port; subclasses implement ``answer``."""
+    """A ThreadingHTTPServer on a free loopback port; subclasses implement ``answer``.
 
-    host = "127.0.0.1"
+    ``host`` may be another loopback address (127.0.0.2); ``tls`` a server-side
+    SSLContext to speak https.
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", *, tls: ssl.SSLContext | None = None) -> None:
+        self.host = host
+        self.tls = tls
         self.requests: list[Recorded] = []
         self.files: dict[str, Reply] = {}
         self.stopping = threading.Event()
@@ -82,6 +90,8 @@ class FakeServer:
                 pass
 
         self._server = ThreadingHTTPServer((self.host, 0), Handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         # A short poll keeps stop() (which waits for the loop to notice) quick.
         threading.Thread(
@@ -108,7 +118,7 @@ class FakeServer:
 
     @property
     def origin(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.origin + path
