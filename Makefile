@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run install install-dev test lint format migrate check-deploy bench clean
+.PHONY: run install install-dev test lint format migrate check-deploy bench clean docker-check
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=/path/to/python3.11)")'
@@ -41,6 +41,13 @@ format: install-dev
 
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# No Docker engine needed: runs the image's steps in the virtualenv, then `docker compose config` if a client exists.
+docker-check: install-dev
+	$(BIN)/pytest -q tests/test_dockerfile.py tests/images/test_aws_setup.py
+	@if docker compose version >/dev/null 2>&1; then docker compose -f docker-compose.yml config --quiet && echo "docker compose config: ok"; \
+	elif command -v docker-compose >/dev/null 2>&1; then docker-compose -f docker-compose.yml config --quiet && echo "docker-compose config: ok"; \
+	else echo "no docker compose client: its config check was skipped"; fi
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache
