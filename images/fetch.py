@@ -267,8 +267,8 @@ def fetch_image(
     """GET an image through the SSRF guard; raise :class:`FetchError` on any refusal or failure.
 
     ``timeout`` bounds the whole fetch (DNS, connects, redirects, body);
-    ``max_bytes`` bounds the body. ``ssl_context`` replaces the system trust
-    store (tests, private CAs); certificates are always verified.
+    ``max_bytes`` bounds the body. ``ssl_context`` replaces the default context
+    (tests and private CAs pass one that trusts their certificate).
     """
     deadline = _Deadline(timeout)
     context = ssl_context or _default_ssl_context()

@@ -18,6 +18,7 @@ download the result URLs. KIE has two task APIs and ``KIE_MODEL`` picks one:
   with ``resultUrls``) and ``data.failMsg``.
 
 Each task makes one image, so ``n`` images are ``n`` tasks polled together.
+``seed`` and ``strength`` have no equivalent in these APIs and are not sent.
 References are passed as URLs KIE fetches itself (``ReferenceImage.url``, a
 presigned URL of our storage), so they must be reachable from the internet.
 KIE answers errors both as HTTP statuses and as a ``code`` in a 200 body; both
@@ -246,6 +247,7 @@ class KieProvider:
     ) -> list[str]:
         deadline = started + settings.KIE_TIMEOUT
         results: dict[str, list[str]] = {}
+        last_error = ""
         while True:
             for task_id in task_ids:
                 if task_id in results:
@@ -259,6 +261,7 @@ class KieProvider:
                         raise
                     # The task keeps running at KIE; a blip while asking about it is not a failure.
                     logger.warning("kie poll failed, will retry", extra={"task_id": task_id, "error": exc.message})
+                    last_error = f" (last status check: {exc.message})"
                     continue
                 state, urls, message = (_kontext_state if api is _KONTEXT else _market_state)(record)
                 if state == _FAILED:
@@ -274,7 +277,7 @@ class KieProvider:
             now = time.monotonic()
             if now >= deadline:
                 raise ProviderError(
-                    f"KIE did not finish the task within {settings.KIE_TIMEOUT} s",
+                    f"KIE did not finish the task within {settings.KIE_TIMEOUT} s{last_error}",
                     code="provider_timeout",
                     permanent=True,
                 )

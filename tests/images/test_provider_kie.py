@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from images.providers.base import GenerationCanceled, ProviderError, ReferenceImage, RenderRequest
+from images.providers import get_provider
+from images.providers.base import GenerationCanceled, Provider, ProviderError, ReferenceImage, RenderRequest
 from images.providers.kie import KieProvider, nearest_aspect_ratio
 from tests.support.fake_kie import KONTEXT_CREATE, KONTEXT_RECORD, MARKET_CREATE, MARKET_RECORD, FakeKie
 from tests.support.fake_openai import FakeServer, Reply, png_bytes
@@ -298,3 +299,8 @@ def test_it_is_configured_by_its_api_key_and_lists_its_model_first(settings):
     assert len(set(KieProvider().models())) == len(KieProvider().models())
     settings.KIE_API_KEY = ""
     assert not KieProvider().is_configured()
+
+
+def test_it_is_the_registered_kie_provider():
+    assert isinstance(get_provider("kie"), KieProvider)
+    assert isinstance(KieProvider(), Provider)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from images.fetch import AddressPolicy
-from images.providers.base import GenerationCanceled, ProviderError, ReferenceImage, RenderRequest
+from images.providers import get_provider
+from images.providers.base import GenerationCanceled, Provider, ProviderError, ReferenceImage, RenderRequest
 from images.providers.openai import OpenAIProvider
 from tests.support.fake_openai import FakeOpenAI, FakeServer, Reply, b64_reply, error_reply, png_bytes, url_reply
 from tests.support.processes import free_port
@@ -341,3 +342,8 @@ def test_it_lists_the_configured_model_first(settings):
     assert models[0] == "gpt-image-2"
     assert len(models) == len(set(models))
     assert "dall-e-3" not in models  # retired at OpenAI
+
+
+def test_it_is_the_registered_openai_provider():
+    assert isinstance(get_provider("openai"), OpenAIProvider)
+    assert isinstance(OpenAIProvider(), Provider)
