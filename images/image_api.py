@@ -1,0 +1,204 @@
+"""REST endpoints for images: input serializer → one service → output serializer."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpResponseRedirect
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from imagegen.api.errors import ApiError, ErrorSerializer
+from imagegen.api.pagination import CursorPagination
+from images.image_filters import DEFAULT_ORDERING, ORDERINGS, ImageFilter, PublicImageFilter
+from images.serializers import (
+    BulkDeleteInputSerializer,
+    BulkDeleteResultSerializer,
+    DirectUploadInputSerializer,
+    DirectUploadSerializer,
+    ImageListSerializer,
+    ImageSerializer,
+    ImageUpdateInputSerializer,
+    ImageUploadInputSerializer,
+)
+from images.services import library, uploads
+
+# A multipart body of MAX_FILES files at the limit, plus the form's own overhead.
+_FORM_OVERHEAD = 64 * 1024
+
+
+def _errors(*codes: int) -> dict:
+    return {code: ErrorSerializer for code in codes}
+
+
+class ImageCursorPagination(CursorPagination):
+    """Cursor pagination whose ordering follows ``?ordering=`` (validated by ``ImageFilter``)."""
+
+    def get_ordering(self, request: Request, queryset: object, view: object) -> tuple[str, ...]:
+        return ORDERINGS.get(request.query_params.get("ordering") or DEFAULT_ORDERING, ORDERINGS[DEFAULT_ORDERING])
+
+
+def images_response(request: Request, images: list, *, code: int = status.HTTP_201_CREATED) -> Response:
+    return Response({"images": ImageSerializer(images, many=True, context={"request": request}).data}, status=code)
+
+
+class ImageListCreateView(generics.ListAPIView):
+    serializer_class = ImageSerializer
+    filterset_class = ImageFilter
+    pagination_class = ImageCursorPagination
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        return library.image_queryset(user=self.request.user)
+
+    @extend_schema(summary="The caller's images", responses={200: ImageSerializer(many=True), **_errors(400, 401)})
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
+    @extend_schema(
+        summary="Upload images (multipart)",
+        request={"multipart/form-data": ImageUploadInputSerializer},
+        responses={201: ImageListSerializer, **_errors(400, 401, 413, 415)},
+    )
+    def post(self, request: Request) -> Response:
+        # Refuse an oversized body before Django spools it to disk.
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        limit = uploads.MAX_FILES * settings.MAX_UPLOAD_BYTES + _FORM_OVERHEAD
+        if length > limit:
+            raise ApiError(413, "request_too_large", f"the request body is over {limit} bytes", field="files")
+        serializer = ImageUploadInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        images = uploads.image_upload(
+            user=request.user,
+            files=data["files"],
+            title=data["title"],
+            category=data["category"],
+            tags=data["tags"],
+            visibility=data["visibility"],
+        )
+        return images_response(request, images)
+
+
+class ImageUploadUrlView(APIView):
+    @extend_schema(
+        summary="Start a direct upload",
+        description="Creates the image (awaiting its file) and a URL to send the file to: a presigned S3 POST "
+        "(send `fields` then `file` as multipart form data) or a signed PUT (send the raw bytes with `headers`). "
+        "Then call `POST /images/{id}/complete`.",
+        request=DirectUploadInputSerializer,
+        responses={201: DirectUploadSerializer, **_errors(400, 401, 413)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = DirectUploadInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        upload = uploads.direct_upload_create(
+            user=request.user,
+            filename=data["filename"],
+            content_type=data["content_type"],
+            size=data["bytes"],
+            base_url=request.build_absolute_uri("/").rstrip("/"),
+        )
+        body = {"image_id": str(upload.image.pk), "upload": upload.target(), "expires_in": upload.expires_in}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ImageCompleteView(APIView):
+    @extend_schema(
+        summary="Finish a direct upload",
+        description="Checks the uploaded file and starts processing (202); again later → 200 with the image.",
+        request=None,
+        responses={202: ImageSerializer, 200: ImageSerializer, **_errors(400, 401, 404, 409, 413)},
+    )
+    def post(self, request: Request, pk: str) -> Response:
+        image, started = uploads.direct_upload_complete(user=request.user, image_id=pk)
+        code = status.HTTP_202_ACCEPTED if started else status.HTTP_200_OK
+        return Response(ImageSerializer(image, context={"request": request}).data, status=code)
+
+
+class ImageDetailView(APIView):
+    @extend_schema(summary="One image", responses={200: ImageSerializer, **_errors(401, 404)})
+    def get(self, request: Request, pk: str) -> Response:
+        image = library.image_get(user=request.user, image_id=pk)
+        return Response(ImageSerializer(image, context={"request": request}).data)
+
+    @extend_schema(
+        summary="Edit an image's title, tags, category or visibility",
+        request=ImageUpdateInputSerializer,
+        responses={200: ImageSerializer, **_errors(400, 401, 404)},
+    )
+    def patch(self, request: Request, pk: str) -> Response:
+        serializer = ImageUpdateInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        image = library.image_update(user=request.user, image_id=pk, **serializer.validated_data)
+        return Response(ImageSerializer(image, context={"request": request}).data)
+
+    @extend_schema(
+        summary="Delete an image and every stored file of it",
+        responses={204: OpenApiResponse(description="Deleted"), **_errors(401, 404)},
+    )
+    def delete(self, request: Request, pk: str) -> Response:
+        library.image_delete(user=request.user, image_id=pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ImageBulkDeleteView(APIView):
+    @extend_schema(
+        summary="Delete up to 100 images",
+        request=BulkDeleteInputSerializer,
+        responses={200: BulkDeleteResultSerializer, **_errors(400, 401)},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = BulkDeleteInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        deleted, not_found = library.images_bulk_delete(user=request.user, ids=serializer.validated_data["ids"])
+        return Response({"deleted": deleted, "not_found": not_found})
+
+
+class ImageDownloadView(APIView):
+    @extend_schema(
+        summary="Download the original or a variant",
+        parameters=[
+            OpenApiParameter(
+                "variant", OpenApiTypes.STR, enum=list(library.DOWNLOAD_VARIANTS), description="Default: original"
+            )
+        ],
+        responses={
+            302: OpenApiResponse(description="Redirect to the file (Location header)"),
+            **_errors(400, 401, 404, 409),
+        },
+    )
+    def get(self, request: Request, pk: str) -> HttpResponseRedirect:
+        url = library.image_download_url(
+            user=request.user, image_id=pk, variant=request.query_params.get("variant") or "original"
+        )
+        if url.startswith("/"):
+            url = request.build_absolute_uri(url)
+        response = HttpResponseRedirect(url)
+        response["Cache-Control"] = "private, no-store"  # the target URL expires
+        return response
+
+
+class PublicImageListView(generics.ListAPIView):
+    """Everyone's public images; no credentials are read, so a stale token never blocks the public list."""
+
+    serializer_class = ImageSerializer
+    filterset_class = PublicImageFilter
+    pagination_class = CursorPagination
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get_queryset(self):
+        return library.public_image_queryset()
+
+    @extend_schema(
+        summary="Public images of everyone", auth=[], responses={200: ImageSerializer(many=True), 400: ErrorSerializer}
+    )
+    def get(self, request: Request) -> Response:
+        return super().get(request)

@@ -1,0 +1,191 @@
+"""Reading and editing a user's images: the rules the API and the gallery share.
+
+Selectors (``*_queryset``, ``image_get``) read; ``image_update``,
+``image_delete`` and ``images_bulk_delete`` write. Stored files are deleted
+only after the row's deletion commits, so a rolled-back delete never leaves a
+row pointing at nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from functools import partial
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import QuerySet
+
+from accounts.models import User
+from imagegen.api.errors import ApiError
+from images.models import Image, Tag
+from images.storage import EXTENSIONS, delete_keys, file_url, is_s3
+
+MAX_TAG_LENGTH = 64
+MAX_TAGS = 20
+MAX_BULK_DELETE = 100
+DOWNLOAD_VARIANTS = ("original", "thumb_256", "thumb_768", "webp")
+
+
+# --- Selectors ------------------------------------------------------------------------
+
+
+def image_queryset(*, user: User) -> QuerySet[Image]:
+    """The user's images as lists show them: never a direct upload that was not completed."""
+    return Image.objects.filter(user=user).exclude(processing=Image.Processing.AWAITING_UPLOAD).prefetch_related("tags")
+
+
+def public_image_queryset() -> QuerySet[Image]:
+    """Everyone's public, ready images that staff have not hidden."""
+    return Image.objects.filter(
+        visibility=Image.Visibility.PUBLIC, is_hidden=False, processing=Image.Processing.READY
+    ).prefetch_related("tags")
+
+
+def image_get(*, user: User, image_id: object) -> Image:
+    """One of the user's images (a direct upload awaiting its file included); 404 otherwise."""
+    try:
+        pk = uuid.UUID(str(image_id))
+    except ValueError:
+        raise _not_found(image_id) from None
+    image = Image.objects.filter(user=user, pk=pk).prefetch_related("tags").first()
+    if image is None:
+        raise _not_found(image_id)
+    return image
+
+
+def _not_found(image_id: object) -> ApiError:
+    return ApiError(404, "not_found", f"image {image_id} not found")
+
+
+# --- Tags -----------------------------------------------------------------------------
+
+
+def clean_tags(values: Iterable[object], *, field: str = "tags") -> list[str]:
+    """Tag names from strings (each may hold several, comma-separated): trimmed, lower-cased, de-duplicated.
+
+    Raises ApiError 400 for a value that is not a string, a tag over 64
+    characters, or more than 20 tags.
+    """
+    names: list[str] = []
+    for value in values:
+        if not isinstance(value, str):
+            raise ApiError(400, "invalid", f"{field}: each tag must be a string, got {type(value).__name__}", field)
+        names += [part.strip().lower() for part in value.split(",")]
+    names = list(dict.fromkeys(name for name in names if name))
+    for name in names:
+        if len(name) > MAX_TAG_LENGTH:
+            raise ApiError(
+                400, "max_length", f"{field}: tag {name[:20]!r}… is longer than {MAX_TAG_LENGTH} characters", field
+            )
+    if len(names) > MAX_TAGS:
+        raise ApiError(400, "max_length", f"{field}: at most {MAX_TAGS} tags, got {len(names)}", field)
+    return names
+
+
+def tags_for(names: list[str]) -> list[Tag]:
+    """The Tag rows of ``names``, creating the missing ones (concurrent creators are harmless)."""
+    if not names:
+        return []
+    Tag.objects.bulk_create([Tag(name=name) for name in names], ignore_conflicts=True)
+    return list(Tag.objects.filter(name__in=names))
+
+
+# --- Writes ---------------------------------------------------------------------------
+
+
+def image_update(
+    *,
+    user: User,
+    image_id: object,
+    title: str | None = None,
+    category: str | None = None,
+    visibility: str | None = None,
+    tags: list[str] | None = None,
+) -> Image:
+    """Change what the owner may change; ``None`` leaves a field as it is, ``tags`` replaces them all."""
+    with transaction.atomic():
+        image = image_get(user=user, image_id=image_id)
+        fields = {"title": title, "category": category, "visibility": visibility}
+        changed = [name for name, value in fields.items() if value is not None]
+        if visibility is not None and visibility not in Image.Visibility.values:
+            raise ApiError(
+                400, "invalid_choice", f"visibility: must be one of {', '.join(Image.Visibility.values)}", "visibility"
+            )
+        for name in changed:
+            setattr(image, name, fields[name])
+        if changed:
+            image.save(update_fields=[*changed, "updated_at"])
+        if tags is not None:
+            image.tags.set(tags_for(clean_tags(tags)))
+    return image_get(user=user, image_id=image.pk)
+
+
+def _delete_rows(images: list[Image]) -> None:
+    keys = [key for image in images for key in image.storage_keys()]
+    Image.objects.filter(pk__in=[image.pk for image in images]).delete()
+    # Files go once the rows are gone for good; a failed commit keeps both.
+    transaction.on_commit(partial(delete_keys, keys))
+
+
+def image_delete(*, user: User, image_id: object) -> None:
+    """Delete one of the user's images and, after the commit, every stored file of it."""
+    with transaction.atomic():
+        _delete_rows([image_get(user=user, image_id=image_id)])
+
+
+def images_bulk_delete(*, user: User, ids: list[uuid.UUID]) -> tuple[list[str], list[str]]:
+    """Delete the user's images among ``ids``; returns ``(deleted, not_found)`` as id strings.
+
+    Someone else's ids are ``not_found``: whether they exist is not the caller's business.
+    """
+    if len(ids) > MAX_BULK_DELETE:
+        raise ApiError(400, "max_length", f"ids: at most {MAX_BULK_DELETE} ids, got {len(ids)}", "ids")
+    wanted = [str(pk) for pk in dict.fromkeys(ids)]
+    with transaction.atomic():
+        images = list(Image.objects.filter(user=user, pk__in=wanted))
+        if images:
+            _delete_rows(images)
+    found = {str(image.pk) for image in images}
+    return [pk for pk in wanted if pk in found], [pk for pk in wanted if pk not in found]
+
+
+# --- Downloads ------------------------------------------------------------------------
+
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def download_filename(image: Image, *, variant: str, content_type: str) -> str:
+    """A safe attachment name: the title (or uploaded name, or id), the variant, the right extension."""
+    base = image.title or image.original_filename.rsplit(".", 1)[0] or str(image.pk)
+    base = _UNSAFE_FILENAME.sub("-", base).strip("-.")[:80] or str(image.pk)
+    suffix = "" if variant == "original" else f"-{variant}"
+    extension = EXTENSIONS.get(content_type) or (image.format or "bin").lower()
+    return f"{base}{suffix}.{extension}"
+
+
+def image_download_url(*, user: User, image_id: object, variant: str = "original") -> str:
+    """A URL of one of the image's files, to redirect a download to.
+
+    On S3 the presigned URL asks S3 to answer with ``Content-Disposition:
+    attachment``; CDN and signed local URLs serve the file as it is.
+    """
+    if variant not in DOWNLOAD_VARIANTS:
+        raise ApiError(400, "invalid_choice", f"variant: must be one of {', '.join(DOWNLOAD_VARIANTS)}", "variant")
+    image = image_get(user=user, image_id=image_id)
+    if image.processing != Image.Processing.READY:
+        raise ApiError(409, "not_ready", f"image {image.pk} is {image.processing}: nothing can be downloaded yet")
+    if variant == "original":
+        key, content_type = image.storage_key, image.content_type
+    else:
+        stored = image.variants.get(variant)
+        if not stored:
+            raise ApiError(404, "variant_not_found", f"image {image.pk} has no {variant} variant", "variant")
+        key, content_type = stored["key"], stored.get("content_type") or f"image/{stored.get('format', '').lower()}"
+    public = image.visibility == Image.Visibility.PUBLIC and not image.is_hidden
+    if is_s3() and not (public and settings.CDN_URL):
+        filename = download_filename(image, variant=variant, content_type=content_type)
+        return default_storage.url(key, parameters={"ResponseContentDisposition": f'attachment; filename="{filename}"'})
+    return file_url(key, public=public)
