@@ -1,8 +1,22 @@
-from django.contrib import admin
+from __future__ import annotations
+
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest
+from django.utils import timezone
 
 from accounts.forms import UserChangeAdminForm, UserCreationAdminForm
-from accounts.models import User
+from accounts.models import ApiKey, User
+from accounts.quotas import daily_limit_for_tier, day_start
+from images.models import Generation, Image
+
+
+def _count_subquery(queryset: QuerySet, aggregate: Count | Sum) -> Coalesce:
+    # One correlated subquery per column: joining both tables would multiply rows.
+    values = queryset.filter(user=OuterRef("pk")).order_by().values("user").annotate(total=aggregate).values("total")
+    return Coalesce(Subquery(values, output_field=IntegerField()), Value(0))
 
 
 @admin.register(User)
@@ -10,7 +24,7 @@ class UserAdmin(BaseUserAdmin):
     form = UserChangeAdminForm
     add_form = UserCreationAdminForm
     ordering = ["-date_joined"]
-    list_display = ["email", "name", "tier", "is_active", "is_staff", "date_joined"]
+    list_display = ["email", "name", "tier", "is_active", "is_staff", "image_count", "quota_today", "date_joined"]
     list_filter = ["tier", "is_active", "is_staff"]
     search_fields = ["email", "name"]
     readonly_fields = ["date_joined", "last_login"]
@@ -21,3 +35,51 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "name", "tier", "password1", "password2"]})]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        today = Generation.objects.filter(created_at__gte=day_start())
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _image_count=_count_subquery(
+                    Image.objects.exclude(processing=Image.Processing.AWAITING_UPLOAD), Count("id")
+                ),
+                _used_today=_count_subquery(today, Sum("n")),
+            )
+        )
+
+    @admin.display(description="images", ordering="_image_count")
+    def image_count(self, user: User) -> int:
+        return user._image_count
+
+    @admin.display(description="quota today", ordering="_used_today")
+    def quota_today(self, user: User) -> str:
+        limit = daily_limit_for_tier(user.tier)
+        return f"{user._used_today} / {limit if limit is not None else '∞'}"
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["prefix", "name", "user", "created_at", "last_used_at", "revoked"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["user"]
+    search_fields = ["prefix", "name", "user__email"]
+    readonly_fields = ["id", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = ["id", "user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    ordering = ["-created_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A key is shown once, at creation: create them through the API,
+        # the settings page or `manage.py createapikey`.
+        return False
+
+    @admin.display(boolean=True, description="revoked", ordering="revoked_at")
+    def revoked(self, key: ApiKey) -> bool:
+        return key.is_revoked
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} API key(s).", messages.SUCCESS)

@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        # Registers the OpenAPI descriptions of our authentication classes.
+        from accounts import schema  # noqa: F401

@@ -84,3 +84,36 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.name or self.email.split("@")[0]
+
+
+API_KEY_PREFIX = "igk_"
+
+
+class ApiKey(models.Model):
+    """A long-lived credential for server apps: ``igk_`` + random text, stored only as a SHA-256.
+
+    The key holds 32 random bytes, so a plain SHA-256 is as strong as a slow
+    hash here and lets every request look its key up by an index. ``prefix``
+    (the first 12 characters) is not secret: it tells keys apart in lists.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+        indexes = [models.Index(fields=["user", "-created_at"], name="apikey_user_created")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

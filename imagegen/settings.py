@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from corsheaders.defaults import default_headers
 from django.core.exceptions import ImproperlyConfigured
 
+from imagegen.api.rates import parse_rate
 from imagegen.env import env_bool, env_int, env_int_map, env_list, env_str, require
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -64,6 +67,10 @@ if "*" in ALLOWED_HOSTS and not DEBUG:
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_EXPOSE_HEADERS = ["Location", "Retry-After", "X-Request-ID"]
+# Only the APIs answer other origins; the pages and the admin never do.
+CORS_URLS_REGEX = r"^/(api|v1)/.*$"
+# Browsers may send the API's own headers cross-origin (API keys, idempotency, waiting).
+CORS_ALLOW_HEADERS = (*default_headers, "x-api-key", "idempotency-key", "prefer", "x-request-id")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -86,6 +93,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "imagegen.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "imagegen.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -170,15 +178,54 @@ DEFAULT_TIER = env_str("DEFAULT_TIER", next(iter(TIER_QUOTAS)))
 if DEFAULT_TIER not in TIER_QUOTAS:
     raise ImproperlyConfigured(f"DEFAULT_TIER {DEFAULT_TIER!r} is not one of TIER_QUOTAS ({', '.join(TIER_QUOTAS)})")
 
+
+def _rate(name: str, default: str) -> str:
+    value = env_str(name, default)
+    try:
+        parse_rate(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from None
+    return value
+
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # API keys first: its 401 carries the WWW-Authenticate header. Each class
+        # leaves the other's Bearer credentials alone (keys start with igk_).
+        "accounts.authentication.ApiKeyAuthentication",
+        "accounts.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "imagegen.api.errors.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "imagegen.api.pagination.CursorPagination",
+    "PAGE_SIZE": 20,
+    # Counted in the database cache, so every process shares the counts.
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttles.AnonRateThrottle", "accounts.throttles.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": _rate("THROTTLE_ANON_RATE", "100/15min"),  # per IP, signed out
+        "user": _rate("THROTTLE_USER_RATE", "1000/hour"),  # per user
+        "auth": _rate("THROTTLE_AUTH_RATE", "20/15min"),  # per IP: sign-in, sign-up, password change
+    },
+    # Proxies in front of gunicorn that append to X-Forwarded-For (1 behind one
+    # load balancer); 0 uses the socket's address, which a client cannot forge.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0),
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=JWT_ACCESS_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=JWT_REFRESH_DAYS),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "ALGORITHM": "HS256",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    # Tokens carry a digest of the password hash: a password change ends access tokens too.
+    "CHECK_REVOKE_TOKEN": True,
+    "CHECK_USER_IS_ACTIVE": True,
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")

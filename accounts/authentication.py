@@ -1,0 +1,60 @@
+"""DRF authentication: API keys (``Bearer igk_...`` or ``X-API-Key``) and JWTs.
+
+Both classes look at ``Authorization: Bearer``; the ``igk_`` prefix tells an
+API key from a JWT, so each class leaves the other's credentials alone and the
+order in ``DEFAULT_AUTHENTICATION_CLASSES`` does not matter for correctness.
+"""
+
+from __future__ import annotations
+
+from rest_framework import authentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication as _SimpleJWTAuthentication
+
+from accounts.models import API_KEY_PREFIX, ApiKey, User
+from accounts.services import api_key_authenticate
+
+API_KEY_HEADER = "X-API-Key"
+# One realm for every 401: clients answer it the same way (send a token or a key).
+WWW_AUTHENTICATE = 'Bearer realm="api"'
+
+
+def _bearer(request: Request) -> str | None:
+    parts = authentication.get_authorization_header(request).split()
+    if len(parts) == 2 and parts[0].lower() == b"bearer":
+        return parts[1].decode("latin-1")
+    return None
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """``X-API-Key: igk_...`` or ``Authorization: Bearer igk_...``; ``request.auth`` is the ApiKey."""
+
+    def authenticate(self, request: Request) -> tuple[User, ApiKey] | None:
+        raw = request.headers.get(API_KEY_HEADER)
+        if raw is None:
+            raw = _bearer(request)
+            if raw is None or not raw.startswith(API_KEY_PREFIX):
+                return None  # not ours: a JWT, or no credentials at all
+        key = api_key_authenticate(raw_key=raw.strip())
+        if key is None:
+            raise AuthenticationFailed("API key is invalid or revoked.", code="authentication_failed")
+        if not key.user.is_active:
+            raise AuthenticationFailed("The account of this API key is inactive.", code="user_inactive")
+        return key.user, key
+
+    def authenticate_header(self, request: Request) -> str:
+        # Without a header DRF turns 401 into 403; this class comes first in the list.
+        return WWW_AUTHENTICATE
+
+
+class JWTAuthentication(_SimpleJWTAuthentication):
+    """simplejwt's access-token authentication, stepping aside for API keys."""
+
+    www_authenticate_realm = "api"
+
+    def authenticate(self, request: Request) -> tuple[User, object] | None:
+        raw = _bearer(request)
+        if raw is not None and raw.startswith(API_KEY_PREFIX):
+            return None
+        return super().authenticate(request)

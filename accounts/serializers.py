@@ -1,0 +1,139 @@
+"""Input and output shapes of the accounts API."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from accounts.models import ApiKey, User
+
+# Long enough for any passphrase, short enough that hashing it costs nothing extra.
+PASSWORD_MAX_LENGTH = 1024
+
+
+def _password(**kwargs: object) -> serializers.CharField:
+    return serializers.CharField(
+        write_only=True,
+        trim_whitespace=False,
+        max_length=PASSWORD_MAX_LENGTH,
+        style={"input_type": "password"},
+        **kwargs,
+    )
+
+
+# --- Input -------------------------------------------------------------------------
+
+
+class SignupInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = _password()
+    name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+
+class SignInInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = _password()
+
+
+class RefreshInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField(max_length=4096)
+
+
+class VerifyInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=4096)
+
+
+class ProfileUpdateInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=150, allow_blank=True)
+
+
+class PasswordChangeInputSerializer(serializers.Serializer):
+    current_password = _password()
+    new_password = _password()
+
+
+class ApiKeyCreateInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+
+
+# --- Output ------------------------------------------------------------------------
+
+
+class QuotaSerializer(serializers.Serializer):
+    daily_limit = serializers.IntegerField(allow_null=True, help_text="Images per UTC day; null when unlimited.")
+    used_today = serializers.IntegerField()
+    remaining = serializers.IntegerField(allow_null=True)
+    resets_at = serializers.DateTimeField(help_text="The next 00:00 UTC.")
+
+
+class ProfileSerializer(serializers.ModelSerializer):
+    image_count = serializers.IntegerField(read_only=True)
+    quota = QuotaSerializer(read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "name", "tier", "date_joined", "image_count", "webhook_secret", "quota"]
+        read_only_fields = fields
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class SignupOutputSerializer(TokenPairSerializer):
+    user = ProfileSerializer()
+
+
+class TokenVerifyOutputSerializer(serializers.Serializer):
+    token_type = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "created_at", "last_used_at"]
+        read_only_fields = fields
+
+
+class ApiKeyCreatedSerializer(serializers.ModelSerializer):
+    key = serializers.CharField(read_only=True, help_text="The whole key. Shown only in this response.")
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "key", "created_at"]
+        read_only_fields = fields
+
+
+class CountsByStatusSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    queued = serializers.IntegerField()
+    running = serializers.IntegerField()
+    succeeded = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    canceled = serializers.IntegerField()
+
+
+class ImageCountsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    generated = serializers.IntegerField()
+    uploaded = serializers.IntegerField()
+    public = serializers.IntegerField()
+
+
+class MonthSerializer(serializers.Serializer):
+    since = serializers.DateTimeField(help_text="00:00 UTC on the 1st of this month.")
+    generations = serializers.IntegerField()
+    images_requested = serializers.IntegerField(help_text="Sum of n over this month's generations.")
+    images = serializers.IntegerField(help_text="Images stored this month (generated and uploaded).")
+
+
+class StatsSerializer(serializers.Serializer):
+    images = ImageCountsSerializer()
+    generations = CountsByStatusSerializer()
+    storage_bytes = serializers.IntegerField(help_text="Originals plus every stored variant.")
+    this_month = MonthSerializer()
+    mean_generation_seconds = serializers.FloatField(
+        allow_null=True, help_text="Mean run time of succeeded generations; null before the first."
+    )
+    quota = QuotaSerializer()

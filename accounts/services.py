@@ -1,0 +1,241 @@
+"""Account rules: sign-up, sign-in, JWT pairs, password changes and API keys.
+
+The REST API and the gallery pages call these; neither repeats a rule. Input
+problems raise Django's ``ValidationError`` keyed by field (forms and the API's
+error format both understand it); credential problems raise DRF's
+``AuthenticationFailed`` (401).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import update_last_login
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken, Token, UntypedToken
+from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
+
+from accounts.models import API_KEY_PREFIX, ApiKey, User
+from imagegen.api.errors import ApiError
+
+INVALID_CREDENTIALS = "Email or password is incorrect."
+MAX_ACTIVE_API_KEYS = 50
+# last_used_at is a hint for people tidying their keys, not an audit log:
+# writing it on every request would turn each API call into a write.
+API_KEY_TOUCH_INTERVAL = dt.timedelta(minutes=1)
+
+# --- Users -------------------------------------------------------------------------
+
+
+def user_signup(*, email: str, password: str, name: str = "") -> User:
+    """Create an account; the email must be new (compared case-insensitively) and the password strong."""
+    email = User.objects.normalize_email(email)
+    name = (name or "").strip()
+    candidate = User(email=email, name=name)
+    try:
+        validate_password(password, user=candidate)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.error_list}) from None
+    taken = ValidationError(
+        {"email": ValidationError("An account with this email already exists.", code="email_taken")}
+    )
+    if User.objects.filter(email__iexact=email).exists():
+        raise taken
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email=email, password=password, name=name)
+    except IntegrityError:
+        raise taken from None  # a concurrent sign-up with the same email won the insert
+
+
+def user_authenticate(*, request: HttpRequest | None, email: str, password: str) -> User:
+    """The active user with these credentials, else 401 with the same message whatever was wrong.
+
+    Unknown email, wrong password and inactive account answer alike, so the
+    response reveals nothing about which accounts exist.
+    """
+    user = authenticate(request, email=User.objects.normalize_email(email), password=password)
+    if user is None:
+        raise AuthenticationFailed(INVALID_CREDENTIALS, code="authentication_failed")
+    update_last_login(None, user)
+    return user
+
+
+def user_update(*, user: User, name: str) -> User:
+    """Change the profile fields a user may edit themselves."""
+    user.name = name.strip()
+    user.clean_fields(exclude=[field.name for field in User._meta.fields if field.name != "name"])
+    user.save(update_fields=["name"])
+    return user
+
+
+def user_change_password(*, user: User, current_password: str, new_password: str) -> None:
+    """Set a new password and end every other way in: refresh tokens and, through their
+    password claim, access tokens issued before."""
+    if not user.check_password(current_password):
+        raise ValidationError(
+            {"current_password": ValidationError("The current password is incorrect.", code="invalid")}
+        )
+    try:
+        validate_password(new_password, user=user)
+    except ValidationError as exc:
+        raise ValidationError({"new_password": exc.error_list}) from None
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        user_refresh_tokens_revoke(user=user)
+
+
+def user_refresh_tokens_revoke(*, user: User) -> int:
+    """Blacklist every refresh token of the user that is not already; returns how many."""
+    live = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True)
+    revoked = [BlacklistedToken(token=token) for token in live]
+    BlacklistedToken.objects.bulk_create(revoked, ignore_conflicts=True)
+    return len(revoked)
+
+
+# --- JWT ---------------------------------------------------------------------------
+
+
+def tokens_for_user(*, user: User) -> dict[str, str]:
+    """A new access and refresh token pair; the refresh token is recorded so it can be revoked."""
+    refresh = RefreshToken.for_user(user)
+    return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def _token_user(token: Token) -> User:
+    # The checks JWTAuthentication makes on every request, for tokens presented
+    # to the token endpoints themselves.
+    user = User.objects.filter(pk=token.get(jwt_settings.USER_ID_CLAIM)).first()
+    if user is None or not user.is_active:
+        raise AuthenticationFailed("The account of this token is inactive or gone.", code="user_inactive")
+    if jwt_settings.CHECK_REVOKE_TOKEN and token.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(
+        user.password
+    ):
+        raise AuthenticationFailed("The password has changed since this token was issued.", code="password_changed")
+    return user
+
+
+def _refresh_token(raw: str) -> RefreshToken:
+    try:
+        return RefreshToken(raw)  # signature, expiry, type and blacklist
+    except TokenError as exc:
+        raise AuthenticationFailed(f"Refresh token rejected: {exc}", code="token_not_valid") from None
+
+
+def _use_once(token: RefreshToken) -> None:
+    """Blacklist ``token``, or fail if it already was: of two requests racing with it, one wins."""
+    outstanding, _ = OutstandingToken.objects.get_or_create(
+        jti=token[jwt_settings.JTI_CLAIM],
+        defaults={
+            "user_id": token.get(jwt_settings.USER_ID_CLAIM),
+            "token": str(token),
+            "created_at": token.current_time,
+            "expires_at": datetime_from_epoch(token["exp"]),
+        },
+    )
+    _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
+    if not created:
+        raise AuthenticationFailed("Refresh token rejected: Token is blacklisted", code="token_not_valid")
+
+
+def token_refresh(*, refresh: str) -> dict[str, str]:
+    """Trade a refresh token for a new pair; the one presented can never be used again."""
+    token = _refresh_token(refresh)
+    user = _token_user(token)
+    with transaction.atomic():
+        _use_once(token)
+        return tokens_for_user(user=user)
+
+
+def token_revoke(*, refresh: str) -> None:
+    """Sign out: the refresh token is blacklisted (its access tokens expire on their own, soon)."""
+    token = _refresh_token(refresh)
+    with transaction.atomic():
+        _use_once(token)
+
+
+def token_verify(*, token: str) -> Token:
+    """Check an access or refresh token as the API would; 401 if it would be refused."""
+    try:
+        parsed = UntypedToken(token)
+    except TokenError as exc:
+        raise AuthenticationFailed(f"Token rejected: {exc}", code="token_not_valid") from None
+    if parsed.get(jwt_settings.TOKEN_TYPE_CLAIM) == RefreshToken.token_type:
+        jti = parsed.get(jwt_settings.JTI_CLAIM)
+        if BlacklistedToken.objects.filter(token__jti=jti).exists():
+            raise AuthenticationFailed("Token rejected: Token is blacklisted", code="token_not_valid")
+    _token_user(parsed)
+    return parsed
+
+
+# --- API keys ----------------------------------------------------------------------
+
+
+def hash_api_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the key itself, which is never stored or shown again."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": ValidationError("Give the key a name.", code="blank")})
+    if ApiKey.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_ACTIVE_API_KEYS:
+        raise ApiError(
+            400, "too_many_api_keys", f"At most {MAX_ACTIVE_API_KEYS} active API keys; revoke one first.", field="name"
+        )
+    raw_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(user=user, name=name, prefix=raw_key[:12], key_hash=hash_api_key(raw_key))
+    return key, raw_key
+
+
+def api_key_revoke(*, user: User, key_id: uuid.UUID | str) -> None:
+    """Revoke one of the user's keys at once; another user's (or an already revoked) key is 404."""
+    revoked = ApiKey.objects.filter(pk=key_id, user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if not revoked:
+        raise ApiError(404, "not_found", "No such API key.")
+
+
+def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
+    """The live key (with its user) for ``raw_key``, or None; notes when it was last used."""
+    if not raw_key.startswith(API_KEY_PREFIX):
+        return None
+    key = ApiKey.objects.select_related("user").filter(key_hash=hash_api_key(raw_key), revoked_at__isnull=True).first()
+    if key is None:
+        return None
+    api_key_touch(key=key)
+    return key
+
+
+def api_key_touch(*, key: ApiKey, now: dt.datetime | None = None) -> bool:
+    """Record a use of ``key`` unless one was recorded within the last minute.
+
+    The UPDATE is conditional: of many requests racing with a stale key, one
+    writes and the others match no row. Returns whether this call wrote.
+    """
+    now = now or timezone.now()
+    stale = now - API_KEY_TOUCH_INTERVAL
+    if key.last_used_at is not None and key.last_used_at > stale:
+        return False  # known fresh: no query at all
+    touched = (
+        ApiKey.objects.filter(pk=key.pk)
+        .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale))
+        .update(last_used_at=now)
+    )
+    if touched:
+        key.last_used_at = now
+    return bool(touched)
