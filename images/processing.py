@@ -21,6 +21,7 @@ import warnings
 import zlib
 from collections.abc import Iterator, Mapping
 
+import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from images.exif import exif_summary
@@ -335,12 +336,11 @@ def dominant_color(im: Image.Image) -> str:
     small = im.copy()
     small.thumbnail((64, 64), Image.Resampling.BOX)
     if small.mode == "RGBA":
-        alpha = small.getchannel("A").point(lambda a: 255 if a >= 128 else 0)
-        opaque = [p for p, a in zip(small.convert("RGB").getdata(), alpha.getdata(), strict=True) if a]
-        if not opaque:
+        pixels = np.asarray(small)
+        opaque = pixels[pixels[..., 3] >= 128][:, :3]
+        if not len(opaque):
             return ""
-        small = Image.new("RGB", (len(opaque), 1))
-        small.putdata(opaque)
+        small = Image.fromarray(np.ascontiguousarray(opaque[None, :, :]))
     small = small.convert("RGB")
     quantized = small.quantize(colors=5, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     _count, index = max(quantized.getcolors() or [(1, 0)])
