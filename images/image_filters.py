@@ -12,6 +12,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
+from drf_spectacular.utils import extend_schema_field
 
 from images.models import Image
 
@@ -52,6 +53,7 @@ class TagListField(forms.Field):
         return names
 
 
+@extend_schema_field({"type": "array", "items": {"type": "string", "maxLength": MAX_TAG_LENGTH}})
 class AllTagsFilter(django_filters.Filter):
     """Images that carry every given tag."""
 

@@ -1,0 +1,162 @@
+"""GET /api/schema and /api/docs: a valid OpenAPI 3 document of every /api/v1/ endpoint, served without a CDN."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from django.conf import settings
+from django.urls import URLPattern, URLResolver
+from rest_framework.test import APIClient
+
+import accounts.api_urls
+import images.api_urls
+
+PARAM = re.compile(r"\{[^}]+\}")
+ROUTE_PARAM = re.compile(r"<(?:[^:>]+:)?[^>]+>")
+# Operations that take no body: the path says everything.
+NO_REQUEST_BODY = {
+    ("post", "/api/v1/images/{}/complete"),
+    ("post", "/api/v1/generations/{}/cancel"),
+}
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    """The schema as /api/schema serves it, generated in-process once for the module."""
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.renderers import OpenApiJsonRenderer
+
+    generated = SchemaGenerator().get_schema(request=None, public=True)
+    return json.loads(OpenApiJsonRenderer().render(generated))
+
+
+def api_routes() -> set[str]:
+    """Every route the apps mount under /api/v1/, with parameters as ``{}``."""
+    routes = set()
+    for module in (accounts.api_urls, images.api_urls):
+        for pattern in module.urlpatterns:
+            assert isinstance(pattern, URLPattern) and not isinstance(pattern, URLResolver)
+            routes.add("/api/v1/" + ROUTE_PARAM.sub("{}", str(pattern.pattern)))
+    return routes
+
+
+def operations(schema: dict, prefix: str = "/api/"):
+    for path, item in schema["paths"].items():
+        if path.startswith(prefix):
+            for method, operation in item.items():
+                if method in ("get", "post", "put", "patch", "delete"):
+                    yield path, method, operation
+
+
+def test_the_schema_passes_drf_spectacular_validation_without_warnings(tmp_path):
+    out = tmp_path / "schema.yaml"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", str(out)],
+        cwd=Path(settings.BASE_DIR),
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert yaml.safe_load(out.read_text())["openapi"].startswith("3.")
+
+
+@pytest.mark.django_db
+def test_it_is_served_as_yaml_and_json_without_credentials():
+    client = APIClient()
+    as_yaml = client.get("/api/schema")
+    assert as_yaml.status_code == 200
+    assert yaml.safe_load(as_yaml.content)["info"]["title"] == "Imagegen API"
+    client.credentials(HTTP_AUTHORIZATION="Bearer stale.token.here")  # never read here
+    as_json = client.get("/api/schema", {"format": "json"})
+    assert as_json.status_code == 200 and as_json.json()["openapi"].startswith("3.")
+
+
+def test_every_api_v1_route_is_in_the_schema(schema):
+    documented = {PARAM.sub("{}", path) for path in schema["paths"]}
+    routes = api_routes()
+    assert "/api/v1/images/{}/download" in routes and "/api/v1/me/api-keys" in routes
+    assert routes - documented == set()
+
+
+def test_both_auth_schemes_are_described_and_required(schema):
+    schemes = schema["components"]["securitySchemes"].values()
+    assert any(s["type"] == "http" and s["scheme"] == "bearer" and s.get("bearerFormat") == "JWT" for s in schemes)
+    assert any(s["type"] == "apiKey" and s["in"] == "header" and s["name"] == "X-API-Key" for s in schemes)
+    by_name = schema["components"]["securitySchemes"]
+    required = {name for requirement in schema["paths"]["/api/v1/images"]["get"]["security"] for name in requirement}
+    assert {by_name[name].get("bearerFormat") for name in required} >= {"JWT"}
+    assert any(by_name[name].get("name") == "X-API-Key" for name in required)
+    public = schema["paths"]["/api/v1/public/images"]["get"]
+    assert not [requirement for requirement in public.get("security", []) if requirement]
+
+
+def test_every_4xx_response_is_the_error_component(schema):
+    error = schema["components"]["schemas"]["Error"]
+    assert error["properties"]["error"]["$ref"].endswith("/ErrorObject") or "properties" in error["properties"]["error"]
+    checked = 0
+    for path, method, operation in operations(schema):
+        client_errors = {code: r for code, r in operation["responses"].items() if code.startswith("4")}
+        assert "400" in client_errors, (method, path)
+        for code, response in client_errors.items():
+            ref = response["content"]["application/json"]["schema"]["$ref"]
+            assert ref == "#/components/schemas/Error", (method, path, code)
+            checked += 1
+    assert checked > 50
+
+
+def test_every_operation_describes_its_bodies(schema):
+    for path, method, operation in operations(schema, "/api/v1/"):
+        key = (method, PARAM.sub("{}", path))
+        if method in ("post", "put", "patch") and key not in NO_REQUEST_BODY:
+            assert operation.get("requestBody", {}).get("content"), key
+        for code, response in operation["responses"].items():
+            if code.startswith("2") and code != "204":
+                assert response.get("content"), (key, code)
+
+
+def test_the_image_endpoints_document_their_shapes(schema):
+    upload = schema["paths"]["/api/v1/images"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    body = schema["components"]["schemas"][upload["$ref"].rsplit("/", 1)[1]]
+    assert body["properties"]["files"]["items"]["format"] == "binary"
+    listed = schema["paths"]["/api/v1/images"]["get"]
+    params = {p["name"] for p in listed["parameters"]}
+    assert params >= {
+        "source", "category", "tag", "visibility", "processing", "created_after", "created_before", "q", "ordering",
+        "cursor", "limit",
+    }  # fmt: skip
+    image = schema["components"]["schemas"]["Image"]["properties"]
+    assert set(image) >= {"id", "url", "variants", "processing", "tags", "visibility"}
+    assert "302" in schema["paths"]["/api/v1/images/{id}/download"]["get"]["responses"]
+
+
+@pytest.mark.django_db
+def test_the_docs_page_loads_swagger_ui_from_this_server():
+    client = APIClient()
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "cdn.jsdelivr.net" not in html and "unpkg.com" not in html
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any(a.endswith("swagger-ui-bundle.js") for a in assets)
+    for asset in assets:
+        assert asset.startswith("/"), asset  # same origin: CSP default-src 'self' allows it
+        response = client.get(asset)
+        assert response.status_code == 200, asset
+        if hasattr(response, "streaming_content"):
+            assert b"".join(response.streaming_content)
+    assert "<script>" not in html  # the init script is a separate file: no inline script for the CSP to block
+    policy = page["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy
+    assert re.search(r"style-src 'self' 'sha256-[A-Za-z0-9+/=]+'", policy)  # the page's one <style>, by hash
+    script = client.get("/api/docs", {"script": ""})
+    assert script.status_code == 200
+    assert "/api/schema" in script.content.decode()
