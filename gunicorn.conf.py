@@ -5,6 +5,14 @@ OpenAI-compatible endpoint occupies one thread, not a whole process.
 """
 
 import os
+import shutil
+
+# Request metrics from every worker process, summed at scrape time (imagegen/metrics.py).
+# Set before the app (and prometheus_client) is imported by the workers.
+metrics_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", os.path.join(os.environ.get("IMAGEGEN_VAR_DIR", "var"), "metrics")
+)
+os.makedirs(metrics_dir, exist_ok=True)
 
 bind = os.environ.get("GUNICORN_BIND", f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}")
 worker_class = "gthread"
@@ -16,3 +24,15 @@ keepalive = 5
 # Requests are logged by imagegen.middleware.RequestIdMiddleware as JSON lines.
 accesslog = None
 errorlog = "-"
+
+
+def on_starting(server):
+    # Counts of a previous run's processes would otherwise be summed in.
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    os.makedirs(metrics_dir, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from imagegen.logging import new_request_id, request_id_var
+from imagegen.metrics import observe_request
 
 logger = logging.getLogger("imagegen.request")
 
@@ -26,13 +27,15 @@ class RequestIdMiddleware:
         try:
             response = self.get_response(request)
             response["X-Request-ID"] = request_id
+            seconds = time.perf_counter() - started
+            observe_request(request.method or "", response.status_code, seconds)
             logger.info(
                 "request",
                 extra={
                     "method": request.method,
                     "path": request.path,
                     "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "duration_ms": round(seconds * 1000, 1),
                 },
             )
             return response

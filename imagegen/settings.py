@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here: no CDN (CSP default-src 'self')
     "imagegen",
     "accounts",
     "images",
@@ -230,6 +231,36 @@ SIMPLE_JWT = {
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 
+# OpenAPI: GET /api/schema and the Swagger UI at /api/docs (imagegen/urls.py).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Imagegen API",
+    "DESCRIPTION": (
+        "Self-hosted AI image generation. Authenticate with `Authorization: Bearer <JWT access token or API key>` "
+        "or `X-API-Key: <API key>`. Every error is `{\"error\": {code, message, field, details?}}`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and docs are public; a stale token in the browser must not hide them.
+    "SERVE_AUTHENTICATION": [],
+    # Separate request/response components: read-only fields stay out of request bodies,
+    # and multipart file fields are described as binary.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Operation ids and tags from the path after the version: images_create, tag "images".
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "imagegen.api.schema.add_error_responses",
+    ],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ImageVisibilityEnum": "images.models.Image.Visibility",
+        "ImageSourceEnum": "images.models.Image.Source",
+        "GenerationStatusEnum": "images.models.Generation.Status",
+    },
+}
+
 # --- Celery -----------------------------------------------------------------------
 
 _BROKER_SCHEMES = {"sqla+sqlite", "sqla+postgresql", "sqs", "amqp", "amqps", "pyamqp", "memory"}
@@ -328,12 +359,26 @@ STORAGES = {
 # --- Providers --------------------------------------------------------------------
 
 IMAGE_PROVIDER = env_str("IMAGE_PROVIDER", "builtin")
+# Sleep per builtin render step: lets end-to-end tests interrupt a job mid-render. 0 in production.
+BUILTIN_STEP_DELAY_MS = env_int("BUILTIN_STEP_DELAY_MS", 0, minimum=0)
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
-OPENAI_IMAGE_MODEL = env_str("OPENAI_IMAGE_MODEL", "gpt-image-1")
+# gpt-image-1 was shut down by OpenAI on 2026-10-23 (DALL·E in May 2026).
+OPENAI_IMAGE_MODEL = env_str("OPENAI_IMAGE_MODEL", "gpt-image-2")
+OPENAI_TIMEOUT = env_int("OPENAI_TIMEOUT", 120, minimum=1)
 KIE_API_KEY = env_str("KIE_API_KEY")
 KIE_BASE_URL = env_str("KIE_BASE_URL", "https://api.kie.ai")
 KIE_MODEL = env_str("KIE_MODEL", "flux-kontext-pro")
+KIE_POLL_INTERVAL = env_int("KIE_POLL_INTERVAL", 3, minimum=1)
+# Below the job's own limit, so a stuck task ends with KIE's clear error and
+# leaves time to download what did finish.
+KIE_TIMEOUT = env_int("KIE_TIMEOUT", max(GENERATION_TIME_LIMIT - 60, 10), minimum=1)
+# reference_image_urls are fetched through images/fetch.py's SSRF guard with these limits.
+REFERENCE_FETCH_MAX_BYTES = env_int("REFERENCE_FETCH_MAX_BYTES", MAX_UPLOAD_BYTES, minimum=1024)
+REFERENCE_FETCH_TIMEOUT = env_int("REFERENCE_FETCH_TIMEOUT", 30, minimum=1)
+# Result images that a provider returns as URLs (openai url responses, KIE resultUrls).
+PROVIDER_DOWNLOAD_MAX_BYTES = env_int("PROVIDER_DOWNLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+PROVIDER_DOWNLOAD_TIMEOUT = env_int("PROVIDER_DOWNLOAD_TIMEOUT", 120, minimum=1)
 
 # --- Security ---------------------------------------------------------------------
 
@@ -400,3 +445,37 @@ IMAGE_PROVIDERS = {
 }
 if IMAGE_PROVIDER not in IMAGE_PROVIDERS:
     raise ImproperlyConfigured(f"IMAGE_PROVIDER must be one of {', '.join(IMAGE_PROVIDERS)}, got {IMAGE_PROVIDER!r}")
+
+# --- Generation jobs ----------------------------------------------------------------
+
+# Absolute base of links in webhooks and other messages sent outside a request.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL").rstrip("/")
+GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 4, minimum=1)
+GENERATION_RETRY_BASE_SECONDS = env_int("GENERATION_RETRY_BASE_SECONDS", 5, minimum=0)
+GENERATION_RETRY_MAX_SECONDS = env_int("GENERATION_RETRY_MAX_SECONDS", 120, minimum=1)
+# A running job writes a heartbeat every quarter of this; past it, the job is taken over.
+GENERATION_HEARTBEAT_TIMEOUT = env_int("GENERATION_HEARTBEAT_TIMEOUT", 60, minimum=1)
+GENERATION_QUEUED_STALE_SECONDS = env_int("GENERATION_QUEUED_STALE_SECONDS", 600, minimum=5)
+GENERATION_PROGRESS_INTERVAL = 0.5  # seconds between progress writes (and cancellation checks)
+SWEEPER_INTERVAL = env_int("SWEEPER_INTERVAL", 30, minimum=1)
+MAX_WAIT_SECONDS = 60
+# Per web process; keep it below GUNICORN_THREADS so waiting requests never take every thread.
+MAX_WAITING_REQUESTS = env_int("MAX_WAITING_REQUESTS", 12, minimum=1)
+WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10, minimum=1)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 10, minimum=0)
+WEBHOOK_RETRY_MAX_SECONDS = 600
+# Webhook targets on private networks are refused (SSRF) unless this is set.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False)
+
+# How long POST /v1/images/generations (OpenAI-compatible) waits for its images.
+OPENAI_COMPAT_TIMEOUT = env_int("OPENAI_COMPAT_TIMEOUT", 120, minimum=1)
+
+# /metrics: with a token, `Authorization: Bearer <token>` is required; without one, only loopback clients.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+
+CELERY_BEAT_SCHEDULE = {
+    "sweep-generations": {"task": "images.sweep_generations", "schedule": float(SWEEPER_INTERVAL)},
+}
+if BROKER_IS_EMBEDDED:
+    CELERY_BEAT_SCHEDULE["prune-broker-messages"] = {"task": "imagegen.prune_broker_messages", "schedule": 600.0}

@@ -1,8 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularAPIView
 
 from imagegen import health
+from imagegen.api.schema import ApiDocsView
+from imagegen.metrics import metrics_view
+from images.media import signed_media
+from images.upload_views import local_upload
 
 # JSON errors under /api/ (and OpenAI's shape under /v1/); Django's pages elsewhere.
 handler400 = "imagegen.api.errors.handler400"
@@ -11,10 +15,18 @@ handler404 = "imagegen.api.errors.handler404"
 handler500 = "imagegen.api.errors.handler500"
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("images.api_urls")),
+    path("v1/", include("images.openai_urls")),
+    path("media/<path:key>", signed_media, name="signed-media"),
+    path("uploads/<uuid:image_id>", local_upload, name="local-upload"),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", ApiDocsView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),
+    # The gallery web UI (SPEC §3): "/" and the pages around it.
+    path("", include("accounts.urls")),
+    path("", include("images.urls")),
 ]

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin, urlsplit
 
 if TYPE_CHECKING:
-    from images.providers.base import GeneratedImage
+    pass
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -490,87 +490,44 @@ def _read_body(
     return b"".join(chunks)
 
 
-# --- Provider results: images a provider hands back as URLs or bytes ------------------
+# --- Webhooks: a POST through the same guard ----------------------------------------
 
 
-def download_provider_image(url: str, *, policy: AddressPolicy, provider: str) -> FetchedImage:
-    """Fetch a result image a provider returned as a URL, with the provider download limits.
+def post_pinned(
+    url: str,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    allow_http: bool = False,
+    policy: AddressPolicy = DEFAULT_POLICY,
+    ssl_context: ssl.SSLContext | None = None,
+) -> int:
+    """POST ``body`` to ``url`` and return the status code; raise :class:`FetchError` on refusal or failure.
 
-    Raises ``ProviderError``: transient for network trouble and 5xx/429 (the job is
-    retried), permanent for everything else (refused address, too large, not an image).
+    The same guard as :func:`fetch_image`: the host is resolved once, every
+    address checked against ``policy``, and the connection pinned to a checked
+    address. Redirects are never followed (a 3xx is just a status code), so a
+    receiver cannot bounce the request to an internal address.
     """
-    from django.conf import settings
-
-    from images.providers.base import ProviderError
-
+    deadline = _Deadline(timeout)
+    target = validate_url(url, allow_http=allow_http, policy=policy)
+    conn = _connect(target, _resolve(target, policy, deadline), ssl_context or _default_ssl_context(), deadline)
+    http_conn: http.client.HTTPConnection = conn  # type: ignore[assignment]
     try:
-        return fetch_image(
-            url,
-            max_bytes=settings.PROVIDER_DOWNLOAD_MAX_BYTES,
-            timeout=settings.PROVIDER_DOWNLOAD_TIMEOUT,
-            allow_http=settings.DEBUG,
-            policy=policy,
-        )
-    except FetchError as exc:
-        raise ProviderError(
-            f"could not download the image {provider} returned: {exc.message}",
-            code=exc.code,
-            permanent=not exc.retryable,
-        ) from None
-
-
-# Kept as sent; anything else Pillow reads is re-encoded to PNG.
-_KEPT_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
-
-
-def generated_image_from_bytes(data: bytes, *, provider: str, revised_prompt: str | None = None) -> GeneratedImage:
-    """Check with Pillow that a provider's bytes are a whole image, and describe them.
-
-    PNG, JPEG and WebP are returned as sent (the pipeline re-encodes its own
-    renditions anyway); any other format Pillow reads becomes PNG. Raises a
-    permanent ``ProviderError(code="invalid_response")`` for bytes that are not
-    an image or that exceed ``MAX_IMAGE_PIXELS``.
-    """
-    import io
-    import warnings
-
-    from django.conf import settings
-    from PIL import Image, UnidentifiedImageError
-
-    from images.providers.base import GeneratedImage, ProviderError
-
-    def invalid(why: str) -> ProviderError:
-        return ProviderError(f"{provider} returned an unusable image: {why}", code="invalid_response", permanent=True)
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as im:
-                width, height = im.size
-                if width * height > settings.MAX_IMAGE_PIXELS:
-                    raise invalid(f"{width}x{height} is more than {settings.MAX_IMAGE_PIXELS} pixels")
-                im.load()
-                fmt = im.format or ""
-                if fmt in _KEPT_FORMATS:
-                    return GeneratedImage(
-                        data=data,
-                        content_type=_KEPT_FORMATS[fmt],
-                        width=width,
-                        height=height,
-                        revised_prompt=revised_prompt,
-                    )
-                converted = im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB")
-                out = io.BytesIO()
-                # The pipeline re-encodes its renditions; favour speed over size here.
-                converted.save(out, format="PNG", compress_level=1)
-    except ProviderError:
-        raise
-    except UnidentifiedImageError:
-        raise invalid("the data is not an image Pillow can read") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise invalid(str(exc)) from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise invalid(f"the image data is damaged ({exc})") from None
-    return GeneratedImage(
-        data=out.getvalue(), content_type="image/png", width=width, height=height, revised_prompt=revised_prompt
-    )
+        http_conn.putrequest("POST", target.path, skip_accept_encoding=True)
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            http_conn.putheader(name, value)
+        http_conn.endheaders(body)
+        conn.raw_sock.settimeout(deadline.left())
+        response = http_conn.getresponse()
+        response.read(_CHUNK)  # what the receiver says is not needed past a glance
+        return response.status
+    except TimeoutError:
+        raise FetchError("timeout", f"{target.host} did not answer within {deadline.timeout:g} s") from None
+    except http.client.HTTPException as exc:
+        raise FetchError("http_error", f"{target.host} sent a malformed response ({type(exc).__name__})") from None
+    except OSError as exc:
+        raise FetchError("connection_failed", f"connection to {target.host} failed: {exc}") from None
+    finally:
+        conn.close()

@@ -24,3 +24,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not Django's in-memory default, so worker and server processes
     # started by end-to-end tests can open the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}  # noqa: F405
+
+# A scriptable provider for pipeline tests (tests/support/providers.py).
+IMAGE_PROVIDERS = {**IMAGE_PROVIDERS, "fake": "tests.support.providers.FakeProvider"}  # noqa: F405

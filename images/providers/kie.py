@@ -40,7 +40,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 
-from images.fetch import DEFAULT_POLICY, AddressPolicy, download_provider_image, generated_image_from_bytes
+from images.fetch import DEFAULT_POLICY, AddressPolicy
 from images.providers.base import (
     CancelCheck,
     GeneratedImage,
@@ -49,6 +49,7 @@ from images.providers.base import (
     ProviderError,
     RenderRequest,
 )
+from images.providers.results import download_provider_image, generated_image_from_bytes
 from images.styles import styled_prompt
 
 logger = logging.getLogger(__name__)

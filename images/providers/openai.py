@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import openai
 from django.conf import settings
 
-from images.fetch import DEFAULT_POLICY, AddressPolicy, download_provider_image, generated_image_from_bytes
+from images.fetch import DEFAULT_POLICY, AddressPolicy
 from images.providers.base import (
     CancelCheck,
     GeneratedImage,
@@ -34,6 +34,7 @@ from images.providers.base import (
     ProviderError,
     RenderRequest,
 )
+from images.providers.results import download_provider_image, generated_image_from_bytes
 from images.styles import styled_prompt
 
 OFFICIAL_BASE_URL = "https://api.openai.com/v1"

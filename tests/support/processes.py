@@ -64,7 +64,12 @@ def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
 
 @contextmanager
 def celery_worker(
-    log_path: Path, *, include: str | None = None, extra: list[str] | None = None, env: dict[str, str] | None = None
+    log_path: Path,
+    *,
+    include: str | None = None,
+    extra: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    new_session: bool = False,
 ) -> Iterator[subprocess.Popen]:
     """A real `celery worker` process on the configured broker, stopped on exit."""
     cmd = [sys.executable, "-m", "celery", "-A", "celery_app", "worker", "--loglevel", "INFO",
@@ -73,7 +78,14 @@ def celery_worker(
         cmd += ["--include", include]
     cmd += extra or []
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=BASE_DIR, env=env or child_env(), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=BASE_DIR,
+            env=env or child_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=new_session,
+        )
     try:
         wait_for_text(log_path, "ready.", proc)
         yield proc
@@ -94,3 +106,25 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
         except OSError:
             time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+@contextmanager
+def web_server(log_path: Path, *, env: dict[str, str] | None = None) -> Iterator[str]:
+    """gunicorn with the project's gunicorn.conf.py (the README's server), on a free port; yields its base URL."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
+           "imagegen.wsgi:application"]  # fmt: skip
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=BASE_DIR, env=env or child_env(), stdout=log, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base_url}/healthz", proc)
+        yield base_url
+    finally:
+        stop(proc)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a process started with start_new_session=True and every child it has."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+from imagegen.maintenance import broker_messages_prune
+
+
+@shared_task(name="imagegen.prune_broker_messages")
+def prune_broker_messages() -> int:
+    return broker_messages_prune()

@@ -1,0 +1,99 @@
+"""REST endpoints for generations: input serializer → one service → output serializer."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from images.filters import GenerationFilter
+from images.serializers import GenerationCreateSerializer, GenerationSerializer
+from images.services.generations import (
+    WAIT_SLOTS,
+    generation_cancel,
+    generation_create,
+    generation_get,
+    generation_queryset,
+    generation_wait,
+)
+
+_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+)", re.IGNORECASE)
+
+
+def prefer_wait_seconds(request: Request) -> int:
+    """Seconds asked for with ``Prefer: wait=N`` (RFC 7240), capped at MAX_WAIT_SECONDS; 0 if absent."""
+    match = _PREFER_WAIT.search(request.headers.get("Prefer", ""))
+    return min(int(match.group(1)), settings.MAX_WAIT_SECONDS) if match else 0
+
+
+def generation_response(request: Request, generation, *, code: int | None = None, waited: int = 0) -> Response:
+    body = GenerationSerializer(generation, context={"request": request}).data
+    if code is None:
+        code = status.HTTP_200_OK if generation.is_finished else status.HTTP_202_ACCEPTED
+    response = Response(body, status=code)
+    response["Location"] = request.build_absolute_uri(reverse("generation-detail", args=[generation.pk]))
+    if waited:
+        response["Preference-Applied"] = f"wait={waited}"
+    return response
+
+
+class GenerationListCreateView(generics.ListAPIView):
+    serializer_class = GenerationSerializer
+    filterset_class = GenerationFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return GenerationSerializer.Meta.model.objects.none()
+        return generation_queryset(user=self.request.user)
+
+    @extend_schema(
+        request=GenerationCreateSerializer,
+        responses={200: GenerationSerializer, 202: GenerationSerializer},
+        parameters=[
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, description="Replays within 24 h"),
+            OpenApiParameter("Prefer", str, OpenApiParameter.HEADER, description="wait=N (N ≤ 60) holds the reply"),
+        ],
+        summary="Queue a generation",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = GenerationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        generation, created = generation_create(
+            user=request.user,
+            params=serializer.validated_data["params"],
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            request_id=getattr(request._request, "request_id", ""),
+        )
+        wait = prefer_wait_seconds(request)
+        if wait and not generation.is_finished:
+            with WAIT_SLOTS as got_slot:
+                if got_slot:
+                    generation = generation_wait(user=request.user, generation_id=generation.pk, seconds=wait)
+                else:
+                    wait = 0
+        else:
+            generation = generation_get(user=request.user, generation_id=generation.pk)
+        response = generation_response(request, generation, waited=wait)
+        if not created:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class GenerationDetailView(APIView):
+    @extend_schema(responses=GenerationSerializer, summary="One generation")
+    def get(self, request: Request, pk: str) -> Response:
+        generation = generation_get(user=request.user, generation_id=pk)
+        return Response(GenerationSerializer(generation, context={"request": request}).data)
+
+
+class GenerationCancelView(APIView):
+    @extend_schema(request=None, responses=GenerationSerializer, summary="Cancel a queued or running generation")
+    def post(self, request: Request, pk: str) -> Response:
+        generation = generation_cancel(user=request.user, generation_id=pk)
+        return Response(GenerationSerializer(generation, context={"request": request}).data)

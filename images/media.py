@@ -1,0 +1,29 @@
+"""Serves local media files behind signed, expiring URLs (the embedded default's stand-in for presigned S3)."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_GET
+
+from images.storage import is_s3, verify_local_signature
+
+
+@require_GET
+def signed_media(request: HttpRequest, key: str) -> FileResponse:
+    if is_s3() or not key.startswith("images/") or ".." in key.split("/"):
+        raise Http404("not found")
+    if not verify_local_signature(key, request.GET.get("expires", ""), request.GET.get("signature", "")):
+        raise Http404("not found")
+    try:
+        handle = default_storage.open(key, "rb")
+    except (FileNotFoundError, OSError):
+        raise Http404("not found") from None
+    content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+    response = FileResponse(handle, content_type=content_type)
+    patch_cache_control(response, private=True, max_age=300)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

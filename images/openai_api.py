@@ -1,0 +1,180 @@
+"""An OpenAI-compatible Images endpoint, so existing OpenAI SDK code works unchanged.
+
+``POST /v1/images/generations`` takes OpenAI's request, creates an ordinary
+generation, waits for it the way ``Prefer: wait`` does (a thread, never a
+whole process; at most MAX_WAITING_REQUESTS at once per process) and answers
+``{created, data: [{url | b64_json, revised_prompt}]}``. Errors use OpenAI's
+``{"error": {message, type, param, code}}`` shape.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from images import params
+from images.models import Generation
+from images.providers import configured_providers, default_provider_name
+from images.serializers import GenerationParams, absolute
+from images.services.generations import WAIT_SLOTS, generation_create, generation_wait
+from images.storage import file_url, read_bytes
+from images.styles import STYLES, styled_prompt
+from imagegen.api.errors import ApiError, exception_handler
+
+# The client's own words for the error classes it raises.
+_TYPES = {401: "authentication_error", 403: "permission_error", 404: "invalid_request_error", 429: "rate_limit_error"}
+# OpenAI's dall-e-3 styles: accepted, with no preset of ours behind them.
+_OPENAI_STYLES = ("vivid", "natural")
+# Failures that are about the request, not the service: 400, which the SDK does not retry.
+_CLIENT_ERRORS = {"content_policy", "provider_rejected", "invalid_style", "invalid_reference", "reference_url_required"}
+
+
+def openai_exception_handler(exc: Exception, context: dict) -> Response | None:
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    error = response.data["error"]
+    kind = _TYPES.get(response.status_code, "server_error" if response.status_code >= 500 else "invalid_request_error")
+    response.data = {
+        "error": {"message": error["message"], "type": kind, "param": error.get("field"), "code": error["code"]}
+    }
+    return response
+
+
+class OpenAIImageRequest(serializers.Serializer):
+    prompt = serializers.CharField(max_length=params.MAX_PROMPT)
+    model = serializers.CharField(required=False, allow_blank=True, default="")
+    n = serializers.IntegerField(min_value=1, max_value=params.MAX_N, default=1)
+    size = serializers.CharField(required=False, allow_blank=True, default="")
+    response_format = serializers.ChoiceField(choices=["url", "b64_json"], default="url")
+    quality = serializers.ChoiceField(choices=params.QUALITIES, required=False, allow_blank=True, default="")
+    style = serializers.CharField(required=False, allow_blank=True, default="")
+    user = serializers.CharField(required=False, allow_blank=True, default="", max_length=256)
+
+    def validate_size(self, value: str) -> str:
+        if value in ("", "auto"):
+            return params.DEFAULT_SIZE
+        if value not in params.SIZES:
+            raise serializers.ValidationError(f"size must be one of auto, {', '.join(params.SIZES)}")
+        return value
+
+    def validate_style(self, value: str) -> str:
+        if value and value not in STYLES and value not in _OPENAI_STYLES:
+            raise serializers.ValidationError(f"style must be one of {', '.join((*_OPENAI_STYLES, *STYLES))}")
+        return value if value in STYLES else ""
+
+    def validate(self, attrs: dict) -> dict:
+        providers = configured_providers()
+        model = attrs["model"]
+        if not model:
+            provider = default_provider_name()
+            model = providers[provider].models()[0]
+        else:
+            provider = next((name for name, p in providers.items() if model in p.models()), None)
+            if provider is None:
+                known = [m for p in providers.values() for m in p.models()]
+                raise ApiError(400, "model_not_found", f"model {model!r} is not available; use one of "
+                               f"{', '.join(known)}", field="model")  # fmt: skip
+        attrs["provider"], attrs["model"] = provider, model
+        return attrs
+
+
+def _model_list() -> list[dict]:
+    return [
+        {"id": model, "object": "model", "created": 0, "owned_by": f"imagegen:{name}"}
+        for name, provider in configured_providers().items()
+        for model in provider.models()
+    ]
+
+
+class OpenAIView(APIView):
+    def get_exception_handler(self):
+        return openai_exception_handler
+
+
+class ImagesGenerationsView(OpenAIView):
+    @extend_schema(
+        request=OpenAIImageRequest,
+        responses=inline_serializer("OpenAIImagesResponse", {"created": serializers.IntegerField(),
+                                    "data": serializers.ListField(child=serializers.DictField())}),  # fmt: skip
+        summary="OpenAI-compatible image generation (waits for the result)",
+        tags=["openai-compatible"],
+    )
+    def post(self, request: Request) -> Response:
+        form = OpenAIImageRequest(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        width, height = params.parse_size(data["size"])
+        generation_params = GenerationParams(
+            prompt=data["prompt"].strip(),
+            width=width,
+            height=height,
+            provider=data["provider"],
+            model=data["model"],
+            n=data["n"],
+            style=data["style"],
+            quality=data["quality"],
+            metadata={"openai_user": data["user"]} if data["user"] else {},
+        )
+        generation, _ = generation_create(
+            user=request.user,
+            params=generation_params,
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            request_id=getattr(request._request, "request_id", ""),
+        )
+        with WAIT_SLOTS as got_slot:
+            if not got_slot:
+                raise ApiError(429, "too_many_waiting", "too many requests are waiting for images; retry shortly",
+                               wait=2)  # fmt: skip
+            generation = generation_wait(
+                user=request.user, generation_id=generation.pk, seconds=settings.OPENAI_COMPAT_TIMEOUT
+            )
+        if generation.status == Generation.Status.FAILED:
+            status = 400 if generation.error_code in _CLIENT_ERRORS else 500
+            raise ApiError(status, generation.error_code or "generation_failed", generation.error_message)
+        if generation.status == Generation.Status.CANCELED:
+            raise ApiError(409, "canceled", "the generation was canceled")
+        if generation.status != Generation.Status.SUCCEEDED:
+            raise ApiError(504, "timeout", f"generation {generation.pk} did not finish within "
+                           f"{settings.OPENAI_COMPAT_TIMEOUT} s; poll /api/v1/generations/{generation.pk}")  # fmt: skip
+        revised = styled_prompt(generation.prompt, generation.style)
+        items = []
+        for image in sorted(generation.images.all(), key=lambda i: i.index or 0):
+            if data["response_format"] == "b64_json":
+                items.append({"b64_json": base64.b64encode(read_bytes(image.storage_key)).decode(),
+                              "revised_prompt": revised})  # fmt: skip
+            else:
+                url = absolute(file_url(image.storage_key), {"request": request})
+                items.append({"url": url, "revised_prompt": revised})
+        return Response({"created": int(time.time()), "data": items})
+
+
+class ModelsView(OpenAIView):
+    @extend_schema(
+        responses=inline_serializer("OpenAIModelList", {"object": serializers.CharField(),
+                                    "data": serializers.ListField(child=serializers.DictField())}),  # fmt: skip
+        summary="Models of the configured providers",
+        tags=["openai-compatible"],
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"object": "list", "data": _model_list()})
+
+
+class ModelDetailView(OpenAIView):
+    @extend_schema(
+        responses=inline_serializer("OpenAIModel", {"id": serializers.CharField()}),
+        tags=["openai-compatible"],
+        operation_id="v1_models_detail",
+    )
+    def get(self, request: Request, model: str) -> Response:
+        for item in _model_list():
+            if item["id"] == model:
+                return Response(item)
+        raise ApiError(404, "model_not_found", f"model {model!r} does not exist", field="model")

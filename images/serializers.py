@@ -1,0 +1,373 @@
+"""Output shapes of generations and images, and the generation request's input rules."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.fields import empty
+from rest_framework.utils import html
+
+from images import params
+from images.models import Generation, Image
+from images.providers import configured_providers, default_provider_name
+from images.storage import file_url
+from images.styles import STYLES
+
+
+def absolute(url: str, context: dict) -> str:
+    """Local media URLs are relative: make them absolute from the request, or PUBLIC_BASE_URL outside one."""
+    if url.startswith("/"):
+        request = context.get("request")
+        if request is not None:
+            return request.build_absolute_uri(url)
+        return f"{settings.PUBLIC_BASE_URL}{url}"
+    return url
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    variants = serializers.SerializerMethodField()
+    tags = serializers.SerializerMethodField()
+    generation = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Image
+        fields = [
+            "id", "source", "generation", "title", "prompt", "width", "height", "format", "content_type",
+            "bytes", "sha256", "url", "thumbnail_url", "variants", "dominant_color", "exif", "tags", "category",
+            "visibility", "processing", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def _url(self, obj: Image, key: str) -> str:
+        public = obj.visibility == Image.Visibility.PUBLIC and not obj.is_hidden
+        return absolute(file_url(key, public=public), self.context)
+
+    def _servable(self, obj: Image) -> bool:
+        # Until the worker has re-encoded an upload, its stored file is the raw
+        # upload (EXIF with GPS and all): it is never handed out.
+        return obj.processing == Image.Processing.READY
+
+    def get_url(self, obj: Image) -> str | None:
+        return self._url(obj, obj.storage_key) if obj.storage_key and self._servable(obj) else None
+
+    def get_thumbnail_url(self, obj: Image) -> str | None:
+        thumb = obj.variants.get("thumb_256") or obj.variants.get("thumb_768")
+        return self._url(obj, thumb["key"]) if thumb and self._servable(obj) else None
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "description": "By name: thumb_256, thumb_768, webp. Empty until processing is ready.",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "url": {"type": "string", "format": "uri"},
+                    "width": {"type": "integer"},
+                    "height": {"type": "integer"},
+                    "format": {"type": "string"},
+                    "bytes": {"type": "integer"},
+                },
+            },
+        }
+    )
+    def get_variants(self, obj: Image) -> dict:
+        if not self._servable(obj):
+            return {}
+        return {
+            name: {
+                "url": self._url(obj, v["key"]),
+                "width": v.get("width"),
+                "height": v.get("height"),
+                "format": v.get("format"),
+                "bytes": v.get("bytes"),
+            }
+            for name, v in obj.variants.items()
+        }
+
+    def get_tags(self, obj: Image) -> list[str]:
+        # Prefetched by list queries: .all() keeps to the prefetch cache.
+        return sorted(tag.name for tag in obj.tags.all())
+
+
+class GenerationSerializer(serializers.ModelSerializer):
+    images = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+    queue_position = serializers.SerializerMethodField()
+    duration_ms = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Generation
+        fields = [
+            "id", "status", "progress", "prompt", "negative_prompt", "style", "width", "height", "n", "seed",
+            "provider", "model", "quality", "strength", "reference_images", "reference_image_urls", "images",
+            "error", "metadata", "webhook_url", "webhook_events", "queue_position", "created_at", "started_at",
+            "finished_at", "duration_ms",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_images(self, obj: Generation) -> list[dict]:
+        images = sorted(obj.images.all(), key=lambda image: image.index or 0)
+        return ImageSerializer(images, many=True, context=self.context).data
+
+    def get_error(self, obj: Generation) -> dict | None:
+        if obj.status == Generation.Status.FAILED or obj.error_code:
+            return {"code": obj.error_code or "failed", "message": obj.error_message}
+        return None
+
+    def get_queue_position(self, obj: Generation) -> int | None:
+        if obj.status != Generation.Status.QUEUED:
+            return None
+        ahead = getattr(obj, "queued_ahead", None)
+        if ahead is None:
+            ahead = Generation.objects.filter(status=Generation.Status.QUEUED, created_at__lt=obj.created_at).count()
+        return ahead + 1
+
+
+@dataclass
+class GenerationParams:
+    """A validated generation request, as the service takes it."""
+
+    prompt: str
+    width: int
+    height: int
+    provider: str
+    negative_prompt: str = ""
+    style: str = ""
+    n: int = 1
+    seed: int | None = None
+    model: str = ""
+    quality: str = ""
+    strength: float | None = None
+    reference_images: list[str] = field(default_factory=list)
+    reference_image_urls: list[str] = field(default_factory=list)
+    webhook_url: str = ""
+    webhook_events: list[str] = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+
+    def fingerprint_payload(self) -> dict:
+        """What makes two requests "the same" for Idempotency-Key purposes."""
+        return {k: v for k, v in self.__dict__.items()}
+
+
+def _choice_error(name: str, value: object, valid: list[str] | tuple[str, ...]) -> serializers.ValidationError:
+    return serializers.ValidationError(
+        {name: [f"{value!r} is not a valid {name}; valid values: {', '.join(valid)}"]}, code="invalid_choice"
+    )
+
+
+class GenerationCreateSerializer(serializers.Serializer):
+    prompt = serializers.CharField(max_length=params.MAX_PROMPT, trim_whitespace=True)
+    negative_prompt = serializers.CharField(
+        max_length=params.MAX_PROMPT, required=False, allow_blank=True, trim_whitespace=True, default=""
+    )
+    style = serializers.CharField(required=False, allow_blank=True, default="")
+    size = serializers.CharField(required=False)
+    aspect_ratio = serializers.CharField(required=False)
+    resolution = serializers.CharField(required=False)
+    n = serializers.IntegerField(min_value=1, max_value=params.MAX_N, default=1)
+    seed = serializers.IntegerField(min_value=0, max_value=params.MAX_SEED, required=False, allow_null=True)
+    provider = serializers.CharField(required=False, allow_blank=True, default="")
+    model = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    quality = serializers.ChoiceField(choices=params.QUALITIES, required=False, allow_blank=True, default="")
+    strength = serializers.FloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True)
+    reference_images = serializers.ListField(
+        child=serializers.UUIDField(), max_length=params.MAX_REFERENCES, required=False, default=list
+    )
+    reference_image_urls = serializers.ListField(
+        child=serializers.CharField(max_length=2000), max_length=params.MAX_REFERENCES, required=False, default=list
+    )
+    webhook_url = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    webhook_events = serializers.ListField(
+        child=serializers.ChoiceField(choices=params.WEBHOOK_EVENTS), required=False, default=list
+    )
+    metadata = serializers.DictField(required=False, default=dict)
+
+    def validate_style(self, value: str) -> str:
+        if value and value not in STYLES:
+            raise serializers.ValidationError(
+                f"{value!r} is not a style; valid styles: {', '.join(STYLES)}", code="invalid_choice"
+            )
+        return value
+
+    def validate_reference_image_urls(self, value: list[str]) -> list[str]:
+        from images.fetch import FetchError, validate_url
+
+        for url in value:
+            try:
+                validate_url(url, allow_http=settings.DEBUG)
+            except FetchError as exc:
+                raise serializers.ValidationError(f"{url!r}: {exc.message}", code=exc.code) from None
+        return value
+
+    def validate_webhook_url(self, value: str) -> str:
+        if not value:
+            return value
+        parts = urlsplit(value)
+        allowed = ("https", "http") if settings.DEBUG else ("https",)
+        if parts.scheme not in allowed or not parts.hostname:
+            raise serializers.ValidationError(
+                "webhook_url must be an https URL" + (" (or http in DEBUG)" if settings.DEBUG else ""),
+                code="invalid",
+            )
+        return value
+
+    def validate_metadata(self, value: dict) -> dict:
+        if len(json.dumps(value)) > params.MAX_METADATA_BYTES:
+            raise serializers.ValidationError(
+                f"metadata must be at most {params.MAX_METADATA_BYTES} bytes of JSON", code="max_length"
+            )
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        size, ratio, resolution = attrs.get("size"), attrs.get("aspect_ratio"), attrs.get("resolution")
+        if size and (ratio or resolution):
+            raise serializers.ValidationError(
+                {"size": ["give either size or aspect_ratio + resolution, not both"]}, code="conflict"
+            )
+        if size:
+            try:
+                width, height = params.parse_size(size)
+            except ValueError:
+                raise _choice_error("size", size, params.SIZES) from None
+        elif ratio or resolution:
+            if not ratio:
+                raise serializers.ValidationError(
+                    {"aspect_ratio": ["aspect_ratio is required with resolution"]}, code="required"
+                )
+            if ratio not in params.ASPECT_RATIOS:
+                raise _choice_error("aspect_ratio", ratio, params.ASPECT_RATIOS)
+            if (resolution or "1K") not in params.RESOLUTIONS:
+                raise _choice_error("resolution", resolution, tuple(params.RESOLUTIONS))
+            width, height = params.size_for_aspect_ratio(ratio, resolution or "1K")
+        else:
+            width, height = params.parse_size(params.DEFAULT_SIZE)
+
+        providers = configured_providers()
+        provider_name = attrs["provider"] or default_provider_name()
+        if provider_name not in providers:
+            raise _choice_error("provider", provider_name, list(providers))
+        models = providers[provider_name].models()
+        model = attrs["model"] or models[0]
+        if model not in models:
+            raise _choice_error("model", model, models)
+
+        if attrs.get("strength") is not None and not (attrs["reference_images"] or attrs["reference_image_urls"]):
+            raise serializers.ValidationError(
+                {"strength": ["strength applies only with reference_images or reference_image_urls"]}, code="invalid"
+            )
+        events = list(dict.fromkeys(attrs["webhook_events"]))
+        if events and not attrs["webhook_url"]:
+            raise serializers.ValidationError(
+                {"webhook_events": ["webhook_events needs a webhook_url"]}, code="required"
+            )
+        return {
+            "params": GenerationParams(
+                prompt=attrs["prompt"],
+                negative_prompt=attrs["negative_prompt"],
+                style=attrs["style"],
+                width=width,
+                height=height,
+                n=attrs["n"],
+                seed=attrs.get("seed"),
+                provider=provider_name,
+                model=model,
+                quality=attrs["quality"],
+                strength=attrs.get("strength"),
+                reference_images=[str(i) for i in dict.fromkeys(attrs["reference_images"])],
+                reference_image_urls=list(dict.fromkeys(attrs["reference_image_urls"])),
+                webhook_url=attrs["webhook_url"],
+                webhook_events=events or (list(params.WEBHOOK_EVENTS) if attrs["webhook_url"] else []),
+                metadata=attrs["metadata"],
+            )
+        }
+
+
+# --- Images API: inputs and small output shapes ----------------------------------------
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "description": "comma-separated"},
+            {"type": "array", "items": {"type": "string", "maxLength": 64}},
+        ]
+    }
+)
+class TagsField(serializers.Field):
+    """Tags as a comma-separated string, a list of strings, or (multipart) a repeated field.
+
+    Only the shape is checked here; ``images.services.library.clean_tags``
+    trims, lower-cases and limits them.
+    """
+
+    default_error_messages = {"invalid": "tags must be a comma-separated string or a list of strings"}
+
+    def get_value(self, dictionary: object) -> object:
+        if html.is_html_input(dictionary):  # multipart: every value of a repeated field
+            return dictionary.getlist(self.field_name) if self.field_name in dictionary else empty
+        return dictionary.get(self.field_name, empty)
+
+    def to_internal_value(self, data: object) -> list[str]:
+        values = [data] if isinstance(data, str) else data
+        if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+            self.fail("invalid")
+        return values
+
+    def to_representation(self, value: list[str]) -> list[str]:
+        return list(value)
+
+
+class ImageUploadInputSerializer(serializers.Serializer):
+    files = serializers.ListField(child=serializers.FileField(allow_empty_file=False), allow_empty=False)
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    tags = TagsField(required=False, default=list)
+    visibility = serializers.ChoiceField(choices=Image.Visibility.choices, default=Image.Visibility.PRIVATE)
+
+
+class ImageUpdateInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    category = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    tags = TagsField(required=False)
+    visibility = serializers.ChoiceField(choices=Image.Visibility.choices, required=False)
+
+
+class DirectUploadInputSerializer(serializers.Serializer):
+    filename = serializers.CharField(max_length=255)
+    content_type = serializers.CharField(max_length=100, help_text="image/png, image/jpeg, image/webp or image/gif")
+    bytes = serializers.IntegerField(min_value=1, help_text="Size of the file to upload, at most MAX_UPLOAD_BYTES")
+
+
+class BulkDeleteInputSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=100)
+
+
+class ImageListSerializer(serializers.Serializer):
+    images = ImageSerializer(many=True)
+
+
+class UploadTargetSerializer(serializers.Serializer):
+    url = serializers.URLField()
+    method = serializers.ChoiceField(choices=["POST", "PUT"])
+    fields = serializers.DictField(
+        child=serializers.CharField(), required=False, help_text="POST: form fields to send before the file"
+    )
+    headers = serializers.DictField(child=serializers.CharField(), required=False, help_text="PUT: headers to send")
+
+
+class DirectUploadSerializer(serializers.Serializer):
+    image_id = serializers.UUIDField()
+    upload = UploadTargetSerializer()
+    expires_in = serializers.IntegerField(help_text="Seconds the upload URL stays valid")
+
+
+class BulkDeleteResultSerializer(serializers.Serializer):
+    deleted = serializers.ListField(child=serializers.UUIDField())
+    not_found = serializers.ListField(child=serializers.UUIDField())

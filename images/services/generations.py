@@ -1,0 +1,231 @@
+"""Creating, cancelling and reading generations: the rules the API and the web UI share."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import threading
+import time
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.quotas import check_quota
+from imagegen.api.errors import ApiError
+from images.models import Generation, Image
+from images.params import MAX_SEED
+from images.serializers import GenerationParams
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+
+def _fingerprint(params: GenerationParams) -> str:
+    canonical = json.dumps(params.fingerprint_payload(), sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _owned_reference_images(*, user: User, ids: list[str]) -> list[str]:
+    if not ids:
+        return []
+    found = set(
+        str(pk)
+        for pk in Image.objects.filter(user=user, pk__in=ids, processing=Image.Processing.READY).values_list(
+            "pk", flat=True
+        )
+    )
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise ApiError(400, "not_found", f"reference image not found: {', '.join(missing)}", field="reference_images")
+    return ids
+
+
+def _replay(*, user: User, key: str, fingerprint: str) -> Generation | None:
+    """The generation an earlier request with this Idempotency-Key created, if still in the window."""
+    existing = Generation.objects.filter(user=user, idempotency_key=key).first()
+    if existing is None:
+        return None
+    if existing.created_at < timezone.now() - IDEMPOTENCY_WINDOW:
+        # Expired: the key is free again for a new request.
+        Generation.objects.filter(pk=existing.pk).update(idempotency_key=None)
+        return None
+    if existing.request_fingerprint != fingerprint:
+        raise ApiError(
+            409,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different request body",
+            field="Idempotency-Key",
+        )
+    return existing
+
+
+def generation_create(
+    *, user: User, params: GenerationParams, idempotency_key: str | None = None, request_id: str = ""
+) -> tuple[Generation, bool]:
+    """Create a generation and queue its job once the row is committed.
+
+    Returns ``(generation, created)``; ``created`` is False when an earlier
+    request with the same ``idempotency_key`` is replayed. Raises ApiError
+    (400 for foreign reference images, 409 for a reused key with another
+    body) and QuotaExceeded (429).
+    """
+    from images.tasks import run_generation
+
+    key = (idempotency_key or "").strip()[:255] or None
+    fingerprint = _fingerprint(params)
+    if key and (existing := _replay(user=user, key=key, fingerprint=fingerprint)):
+        return existing, False
+    reference_images = _owned_reference_images(user=user, ids=params.reference_images)
+    try:
+        with transaction.atomic():
+            # Serialises this user's creations so two requests cannot both pass the quota.
+            User.objects.select_for_update().filter(pk=user.pk).first()
+            check_quota(user=user, requested=params.n)
+            generation = Generation.objects.create(
+                user=user,
+                prompt=params.prompt,
+                negative_prompt=params.negative_prompt,
+                style=params.style,
+                width=params.width,
+                height=params.height,
+                n=params.n,
+                seed=params.seed if params.seed is not None else secrets.randbelow(2**32),
+                provider=params.provider,
+                model=params.model,
+                quality=params.quality,
+                strength=params.strength,
+                reference_images=reference_images,
+                reference_image_urls=params.reference_image_urls,
+                webhook_url=params.webhook_url,
+                webhook_events=params.webhook_events,
+                metadata=params.metadata,
+                idempotency_key=key,
+                request_fingerprint=fingerprint,
+                request_id=request_id[:64],
+                enqueued_at=timezone.now(),
+            )
+            run_generation.delay_on_commit(str(generation.id))
+    except IntegrityError:
+        # A concurrent request with the same key won the insert.
+        if key and (existing := _replay(user=user, key=key, fingerprint=fingerprint)):
+            return existing, False
+        raise
+    assert generation.seed <= MAX_SEED
+    return generation, True
+
+
+def generation_cancel(*, user: User, generation_id: object) -> Generation:
+    """Cancel a queued or running generation (ApiError 404 / 409 otherwise).
+
+    The row turns ``canceled`` at once; a worker running it sees that at its
+    next step, stops, and discards what it made.
+    """
+    generation = generation_get(user=user, generation_id=generation_id)
+    now = timezone.now()
+    updated = Generation.objects.filter(pk=generation.pk, status__in=Generation.ACTIVE).update(
+        status=Generation.Status.CANCELED, cancel_requested=True, finished_at=now
+    )
+    if not updated:
+        generation.refresh_from_db(fields=["status"])
+        raise ApiError(409, "already_finished", f"generation already ended as {generation.status}")
+    return generation_get(user=user, generation_id=generation.pk)
+
+
+def generation_queryset(*, user: User) -> QuerySet[Generation]:
+    """The user's generations with what the API shows of them, in a fixed number of queries."""
+    queued_ahead = (
+        Generation.objects.filter(status=Generation.Status.QUEUED, created_at__lt=OuterRef("created_at"))
+        .order_by()
+        .values("status")
+        .annotate(c=Count("pk"))
+        .values("c")
+    )
+    return (
+        Generation.objects.filter(user=user)
+        .annotate(queued_ahead=Coalesce(Subquery(queued_ahead), 0))
+        .prefetch_related("images__tags")
+        .order_by("-created_at", "-id")
+    )
+
+
+def generation_get(*, user: User, generation_id: object) -> Generation:
+    """One of the user's generations; another user's (or a malformed id) is 404."""
+    try:
+        pk = uuid.UUID(str(generation_id))
+        return generation_queryset(user=user).get(pk=pk)
+    except (ValueError, Generation.DoesNotExist):
+        raise ApiError(404, "not_found", "generation not found") from None
+
+
+class WaitSlots:
+    """Caps how many requests in this process may hold a thread waiting for a job."""
+
+    def __init__(self, size: int) -> None:
+        self._semaphore = threading.BoundedSemaphore(size)
+
+    def __enter__(self) -> bool:
+        self._acquired = self._semaphore.acquire(blocking=False)
+        return self._acquired
+
+    def __exit__(self, *exc: object) -> None:
+        if self._acquired:
+            self._semaphore.release()
+
+
+WAIT_SLOTS = WaitSlots(getattr(settings, "MAX_WAITING_REQUESTS", 32))
+
+
+def generation_wait(*, user: User, generation_id: object, seconds: float) -> Generation:
+    """Poll until the generation ends or ``seconds`` pass; returns its latest state.
+
+    Runs in a request thread (gunicorn gthread), holding no transaction and
+    only one short query per poll. Callers cap concurrency with WAIT_SLOTS.
+    """
+    deadline = time.monotonic() + seconds
+    delay = 0.05
+    while True:
+        status = Generation.objects.filter(pk=generation_id).values_list("status", flat=True).first()
+        if status is None or status in Generation.FINISHED or time.monotonic() >= deadline:
+            break
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 1.5, 0.5)
+    return generation_get(user=user, generation_id=generation_id)
+
+
+def generation_retry(*, generation: Generation) -> bool:
+    """Staff action: run a failed or canceled generation again from scratch. False if it was not ended that way."""
+    from images.tasks import run_generation
+
+    with transaction.atomic():
+        updated = Generation.objects.filter(
+            pk=generation.pk, status__in=[Generation.Status.FAILED, Generation.Status.CANCELED]
+        ).update(
+            status=Generation.Status.QUEUED,
+            progress=0,
+            attempts=0,
+            cancel_requested=False,
+            error_code="",
+            error_message="",
+            started_at=None,
+            finished_at=None,
+            heartbeat_at=None,
+            enqueued_at=timezone.now(),
+        )
+        if updated:
+            run_generation.delay_on_commit(str(generation.pk))
+    return bool(updated)
+
+
+def generation_cancel_any(*, generation: Generation) -> bool:
+    """Staff action: cancel a queued or running generation of any user."""
+    return bool(
+        Generation.objects.filter(pk=generation.pk, status__in=Generation.ACTIVE).update(
+            status=Generation.Status.CANCELED, cancel_requested=True, finished_at=timezone.now()
+        )
+    )

@@ -1,0 +1,305 @@
+"""Running one generation job: claim it, render, store, and end it exactly once.
+
+The database row is the guard against every broker mishap: a message that
+arrives twice, late, or after its worker died. ``attempts`` doubles as the
+ownership token: a worker only writes while the row is ``running`` with the
+attempt number it claimed, so a worker that lost the job (cancelled, or taken
+over after its heartbeat stopped) can no longer change it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from images.models import Generation, Image
+from images.providers import get_provider
+from images.providers.base import GeneratedImage, GenerationCanceled, ProviderError, ReferenceImage, RenderRequest
+from images.services.derive import DerivedImage, derive_image
+from images.storage import delete_keys, file_url, image_key, read_bytes, store_bytes
+from images.webhooks import queue_webhook
+
+logger = logging.getLogger(__name__)
+
+RUNNING = Generation.Status.RUNNING
+QUEUED = Generation.Status.QUEUED
+# Share of the progress bar the provider's own steps fill; storing fills the rest.
+RENDER_SHARE = 85
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What the task should do next: nothing, or run the job again after ``retry_in`` seconds."""
+
+    status: str
+    retry_in: float | None = None
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Exponential backoff with full jitter, capped below the SQS visibility timeout."""
+    cap = min(settings.GENERATION_RETRY_MAX_SECONDS, settings.SQS_VISIBILITY_TIMEOUT - 30)
+    ceiling = min(cap, settings.GENERATION_RETRY_BASE_SECONDS * 2 ** max(0, attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
+
+
+def _claim(generation_id: str) -> tuple[Generation | None, RunOutcome | None]:
+    now = timezone.now()
+    stale_before = now - timedelta(seconds=settings.GENERATION_HEARTBEAT_TIMEOUT)
+    with transaction.atomic():
+        generation = Generation.objects.select_for_update().filter(pk=generation_id).first()
+        if generation is None:
+            return None, RunOutcome("missing")
+        if generation.status == RUNNING and generation.heartbeat_at and generation.heartbeat_at >= stale_before:
+            # Another worker holds it and is alive; look again once its heartbeat could have gone stale.
+            return None, RunOutcome("busy", retry_in=settings.GENERATION_HEARTBEAT_TIMEOUT + 1)
+        if generation.status not in Generation.ACTIVE:
+            return None, RunOutcome(generation.status)
+        if generation.attempts >= settings.GENERATION_MAX_ATTEMPTS:
+            _finish_failed(generation, generation.attempts, "too_many_attempts", "the job failed on every attempt")
+            return None, RunOutcome(Generation.Status.FAILED)
+        generation.status = RUNNING
+        generation.attempts += 1
+        generation.progress = 0
+        generation.heartbeat_at = now
+        generation.started_at = generation.started_at or now
+        generation.save(update_fields=["status", "attempts", "progress", "heartbeat_at", "started_at"])
+    return generation, None
+
+
+def _owned(generation: Generation, attempt: int):
+    return Generation.objects.filter(pk=generation.pk, status=RUNNING, attempts=attempt)
+
+
+class JobTracker:
+    """Progress writes (at a bounded rate), cancellation checks and a heartbeat thread for one attempt."""
+
+    def __init__(self, generation: Generation, attempt: int) -> None:
+        self.generation = generation
+        self.attempt = attempt
+        self.lost = False
+        self._last_write = 0.0
+        self._last_check = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{generation.pk}", daemon=True)
+
+    def __enter__(self) -> JobTracker:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _beat(self) -> None:
+        interval = max(0.2, settings.GENERATION_HEARTBEAT_TIMEOUT / 4)
+        try:
+            while not self._stop.wait(interval):
+                if not _owned(self.generation, self.attempt).update(heartbeat_at=timezone.now()):
+                    self.lost = True
+        finally:
+            connection.close()
+
+    def progress(self, percent: int, *, share: tuple[int, int] = (0, RENDER_SHARE)) -> None:
+        start, end = share
+        value = max(0, min(100, start + round((end - start) * max(0, min(100, percent)) / 100)))
+        now = time.monotonic()
+        if now - self._last_write < settings.GENERATION_PROGRESS_INTERVAL and value < 100:
+            return
+        self._last_write = now
+        if not _owned(self.generation, self.attempt).update(progress=value, heartbeat_at=timezone.now()):
+            self.lost = True
+
+    def should_cancel(self) -> bool:
+        now = time.monotonic()
+        if not self.lost and now - self._last_check >= settings.GENERATION_PROGRESS_INTERVAL:
+            self._last_check = now
+            self.lost = not _owned(self.generation, self.attempt).exists()
+        return self.lost
+
+
+def _references(generation: Generation) -> tuple[ReferenceImage, ...]:
+    from images.fetch import FetchError, fetch_image
+
+    references: list[ReferenceImage] = []
+    for image in Image.objects.filter(pk__in=generation.reference_images, user=generation.user_id):
+        data = read_bytes(image.storage_key)
+        url = file_url(image.storage_key)
+        references.append(ReferenceImage(data=data, content_type=image.content_type, url=url if "://" in url else None))
+    for url in generation.reference_image_urls:
+        try:
+            fetched = fetch_image(
+                url,
+                max_bytes=settings.REFERENCE_FETCH_MAX_BYTES,
+                timeout=settings.REFERENCE_FETCH_TIMEOUT,
+                allow_http=settings.DEBUG,
+            )
+        except FetchError as exc:
+            raise ProviderError(f"reference {url}: {exc.message}", code=exc.code, permanent=True) from None
+        references.append(ReferenceImage(data=fetched.data, content_type=fetched.content_type, url=url))
+    return tuple(references)
+
+
+def _png_text(generation: Generation, index: int) -> dict[str, str]:
+    return {
+        "prompt": generation.prompt,
+        "negative_prompt": generation.negative_prompt,
+        "style": generation.style,
+        "seed": str(generation.seed),
+        "size": f"{generation.width}x{generation.height}",
+        "provider": generation.provider,
+        "model": generation.model,
+        "index": str(index),
+        "software": "Imagegen",
+    }
+
+
+def output_image_id(generation_id: object, index: int) -> uuid.UUID:
+    """Deterministic, so a re-run writes the same keys instead of new ones."""
+    return uuid.uuid5(uuid.UUID(str(generation_id)), f"output-{index}")
+
+
+def _store_outputs(
+    generation: Generation, outputs: list[GeneratedImage], tracker: JobTracker, stored: list[str]
+) -> list[tuple[uuid.UUID, DerivedImage]]:
+    results = []
+    for index, output in enumerate(outputs):
+        if tracker.should_cancel():
+            raise GenerationCanceled()
+        image_id = output_image_id(generation.pk, index)
+        derived = derive_image(output.data, png_text=_png_text(generation, index), generated=True)
+        for name, rendition in derived.files().items():
+            key = image_key(user_id=generation.user_id, image_id=image_id, name=name)
+            stored.append(key)
+            store_bytes(key, rendition.data)
+            rendition.key = key
+        results.append((image_id, derived))
+        tracker.progress(round(100 * (index + 1) / len(outputs)), share=(RENDER_SHARE, 99))
+    return results
+
+
+def _finish_succeeded(generation: Generation, attempt: int, results: list[tuple[uuid.UUID, DerivedImage]]) -> bool:
+    now = timezone.now()
+    with transaction.atomic():
+        locked = _owned(generation, attempt).select_for_update().first()
+        if locked is None:
+            return False
+        for index, (image_id, derived) in enumerate(results):
+            Image.objects.create(
+                id=image_id,
+                user_id=generation.user_id,
+                source=Image.Source.GENERATED,
+                generation=generation,
+                index=index,
+                prompt=generation.prompt,
+                processing=Image.Processing.READY,
+                **derived.image_fields(),
+            )
+        _owned(generation, attempt).update(
+            status=Generation.Status.SUCCEEDED,
+            progress=100,
+            finished_at=now,
+            heartbeat_at=now,
+            error_code="",
+            error_message="",
+        )
+        generation.status = Generation.Status.SUCCEEDED
+        queue_webhook(generation=generation, event="completed")
+    return True
+
+
+def _finish_failed(generation: Generation, attempt: int, code: str, message: str) -> None:
+    active = Generation.objects.filter(pk=generation.pk, status__in=Generation.ACTIVE, attempts=attempt)
+    updated = active.update(
+        status=Generation.Status.FAILED, finished_at=timezone.now(), error_code=code, error_message=message[:2000]
+    )
+    if updated:
+        generation.status = Generation.Status.FAILED
+        generation.error_code, generation.error_message = code, message
+        transaction.on_commit(lambda: queue_webhook(generation=generation, event="failed"))
+
+
+def _requeue(generation: Generation, attempt: int, code: str, message: str) -> RunOutcome:
+    retry_in = backoff_seconds(attempt)
+    updated = _owned(generation, attempt).update(
+        status=QUEUED,
+        progress=0,
+        error_code=code,
+        error_message=f"attempt {attempt} failed, retrying: {message}"[:2000],
+        # The sweeper leaves it alone until the retry is due.
+        enqueued_at=timezone.now() + timedelta(seconds=retry_in),
+    )
+    return RunOutcome(QUEUED, retry_in=retry_in) if updated else RunOutcome("lost")
+
+
+def generation_run(*, generation_id: str) -> RunOutcome:
+    """Run one attempt of a generation. Safe to call for any message, any number of times."""
+    generation, outcome = _claim(generation_id)
+    if generation is None:
+        return outcome
+    attempt = generation.attempts
+    logger.info("generation started", extra={"generation": str(generation.pk), "attempt": attempt})
+    if attempt == 1:
+        queue_webhook(generation=generation, event="started")
+    stored: list[str] = []
+    started = time.monotonic()
+    try:
+        with JobTracker(generation, attempt) as tracker:
+            provider = get_provider(generation.provider)
+            request = RenderRequest(
+                prompt=generation.prompt,
+                negative_prompt=generation.negative_prompt,
+                style=generation.style,
+                width=generation.width,
+                height=generation.height,
+                n=generation.n,
+                seed=generation.seed,
+                model=generation.model,
+                quality=generation.quality,
+                strength=generation.strength,
+                references=_references(generation),
+            )
+            outputs = provider.generate(request, on_progress=tracker.progress, should_cancel=tracker.should_cancel)
+            if not outputs:
+                raise ProviderError("the provider returned no images", code="empty_response")
+            results = _store_outputs(generation, outputs[: generation.n], tracker, stored)
+            if not _finish_succeeded(generation, attempt, results):
+                raise GenerationCanceled()
+    except GenerationCanceled:
+        delete_keys(stored)
+        logger.info("generation canceled", extra={"generation": str(generation.pk), "attempt": attempt})
+        return RunOutcome(Generation.Status.CANCELED)
+    except SoftTimeLimitExceeded:
+        delete_keys(stored)
+        _finish_failed(generation, attempt, "timeout", f"the job ran past {settings.GENERATION_TIME_LIMIT} s")
+        return RunOutcome(Generation.Status.FAILED)
+    except ProviderError as exc:
+        delete_keys(stored)
+        log_extra = {"generation": str(generation.pk), "attempt": attempt, "code": exc.code, "error": exc.message}
+        if exc.permanent or attempt >= settings.GENERATION_MAX_ATTEMPTS:
+            logger.warning("generation failed", extra=log_extra)
+            _finish_failed(generation, attempt, exc.code, exc.message)
+            return RunOutcome(Generation.Status.FAILED)
+        logger.warning("generation attempt failed; will retry", extra=log_extra)
+        return _requeue(generation, attempt, exc.code, exc.message)
+    except (IntegrityError, Exception) as exc:  # a bug or an outage (storage, database): retry, then fail
+        delete_keys(stored)
+        logger.exception("generation attempt crashed", extra={"generation": str(generation.pk), "attempt": attempt})
+        if attempt >= settings.GENERATION_MAX_ATTEMPTS:
+            _finish_failed(generation, attempt, "internal_error", f"{type(exc).__name__}: {exc}")
+            return RunOutcome(Generation.Status.FAILED)
+        return _requeue(generation, attempt, "internal_error", f"{type(exc).__name__}: {exc}")
+    logger.info(
+        "generation succeeded",
+        extra={"generation": str(generation.pk), "attempt": attempt, "seconds": round(time.monotonic() - started, 3)},
+    )
+    return RunOutcome(Generation.Status.SUCCEEDED)

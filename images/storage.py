@@ -1,0 +1,93 @@
+"""Where image files live and the URLs they are served from.
+
+Everything goes through Django's storage API, so the same code writes local
+files (embedded default) or S3 objects (``IMAGE_S3_BUCKET``). Keys are
+deterministic (``images/<user>/<image>/<name>``): a job that is run again
+overwrites its own files instead of leaving strays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import time
+from urllib.parse import quote, urlencode
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+# Signed local URLs expire on these boundaries, so a URL stays the same for a
+# while and browsers can cache the image.
+_URL_BUCKET_SECONDS = 300
+
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif", "image/avif": "avif"}
+
+
+def image_key(*, user_id: object, image_id: object, name: str) -> str:
+    return f"images/{user_id}/{image_id}/{name}"
+
+
+def is_s3() -> bool:
+    return bool(settings.IMAGE_S3_BUCKET)
+
+
+def store_bytes(key: str, data: bytes) -> None:
+    """Write ``data`` at exactly ``key``, replacing what is there."""
+    if default_storage.exists(key):
+        default_storage.delete(key)
+    saved = default_storage.save(key, ContentFile(data))
+    if saved != key:  # another writer raced us to the key: keep ours, drop theirs
+        default_storage.delete(saved)
+        raise RuntimeError(f"storage wrote {saved!r} instead of {key!r}")
+
+
+def read_bytes(key: str) -> bytes:
+    with default_storage.open(key, "rb") as handle:
+        return handle.read()
+
+
+def delete_keys(keys: list[str]) -> None:
+    """Delete stored objects; a missing one is not an error."""
+    for key in keys:
+        if key:
+            default_storage.delete(key)
+
+
+def _local_signature(key: str, expires: int) -> str:
+    message = f"{key}:{expires}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def signed_local_url(key: str, *, ttl: int | None = None, now: float | None = None) -> str:
+    ttl = ttl or settings.PRESIGNED_URL_TTL
+    now = time.time() if now is None else now
+    expires = math.ceil((now + ttl) / _URL_BUCKET_SECONDS) * _URL_BUCKET_SECONDS
+    query = urlencode({"expires": expires, "signature": _local_signature(key, expires)})
+    return f"{settings.MEDIA_URL}{quote(key)}?{query}"
+
+
+def verify_local_signature(key: str, expires: str, signature: str, *, now: float | None = None) -> bool:
+    try:
+        expires_at = int(expires)
+    except (TypeError, ValueError):
+        return False
+    if expires_at < (time.time() if now is None else now):
+        return False
+    return hmac.compare_digest(_local_signature(key, expires_at), signature or "")
+
+
+def file_url(key: str, *, public: bool = False) -> str:
+    """A URL a client can fetch ``key`` from.
+
+    Public images behind a CDN get its permanent URL; everything else a
+    presigned S3 URL or a signed local URL, both expiring after
+    ``PRESIGNED_URL_TTL``. Local URLs are relative: callers with a request
+    make them absolute.
+    """
+    if public and settings.CDN_URL:
+        return f"{settings.CDN_URL}/{quote(key)}"
+    if is_s3():
+        return default_storage.url(key)
+    return signed_local_url(key)

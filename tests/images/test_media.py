@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from images.storage import signed_local_url
+
+
+@pytest.fixture
+def stored(media_root):
+    key = "images/u/i/original.png"
+    default_storage.save(key, ContentFile(b"\x89PNG fake"))
+    return key
+
+
+def test_a_signed_url_serves_the_file(client, stored):
+    response = client.get(signed_local_url(stored))
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"\x89PNG fake"
+    assert response["Content-Type"] == "image/png"
+
+
+def test_a_tampered_signature_is_404(client, stored):
+    url = signed_local_url(stored)
+    assert client.get(url[:-2] + "00").status_code == 404
+    assert client.get(f"/media/{stored}").status_code == 404
+
+
+def test_an_expired_url_is_404(client, stored):
+    url = signed_local_url(stored, ttl=60, now=time.time() - 3600)
+    assert client.get(url).status_code == 404
+
+
+def test_a_url_for_another_key_does_not_open_this_one(client, stored):
+    other = signed_local_url("images/u/j/original.png")
+    assert client.get(other.replace("images/u/j/", "images/u/i/")).status_code == 404
+
+
+def test_signed_urls_stay_the_same_for_a_while_so_browsers_can_cache(stored):
+    now = 1_000_000_000.0
+    assert signed_local_url(stored, now=now) == signed_local_url(stored, now=now + 10)

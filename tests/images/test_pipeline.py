@@ -1,0 +1,194 @@
+"""One job attempt (images.services.pipeline.generation_run), run in-process."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from PIL import Image as PILImage
+
+from images.models import Generation, Image
+from images.services import pipeline
+from images.services.pipeline import generation_run, output_image_id
+from tests.images.factories import GenerationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def fake(user, prompt: str = "a quiet harbour", **fields) -> Generation:
+    return GenerationFactory(user=user, provider="fake", model="fake-1", prompt=prompt, **fields)
+
+
+def stored_files(media_root: Path) -> list[Path]:
+    return sorted(p for p in media_root.rglob("*") if p.is_file())
+
+
+def test_a_job_stores_each_image_with_its_derivatives_and_succeeds(
+    user, media_root, django_capture_on_commit_callbacks
+):
+    generation = fake(user, n=2, width=512, height=256)
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = generation_run(generation_id=str(generation.pk))
+    assert outcome.status == "succeeded" and outcome.retry_in is None
+    generation.refresh_from_db()
+    assert generation.status == "succeeded" and generation.progress == 100
+    assert generation.started_at and generation.finished_at and generation.attempts == 1
+    images = list(generation.images.order_by("index"))
+    assert [i.index for i in images] == [0, 1]
+    for image in images:
+        assert image.processing == "ready" and image.source == "generated"
+        assert (image.width, image.height, image.content_type) == (512, 256, "image/png")
+        assert set(image.variants) >= {"thumb_256", "thumb_768", "webp"}
+        for key in image.storage_keys():
+            assert (media_root / key).is_file()
+        with PILImage.open(media_root / image.storage_key) as png:
+            assert png.text["prompt"] == generation.prompt
+            assert png.text["seed"] == str(generation.seed)
+    assert len(stored_files(media_root)) == sum(len(i.storage_keys()) for i in images)
+
+
+def test_the_same_message_twice_gives_one_set_of_images(user, media_root):
+    generation = fake(user)
+    assert generation_run(generation_id=str(generation.pk)).status == "succeeded"
+    files = stored_files(media_root)
+    assert generation_run(generation_id=str(generation.pk)).status == "succeeded"
+    assert Image.objects.filter(generation=generation).count() == 1
+    assert stored_files(media_root) == files
+    generation.refresh_from_db()
+    assert generation.attempts == 1
+
+
+def test_a_message_for_a_job_another_live_worker_holds_is_deferred(user, settings):
+    generation = fake(user, status="running", attempts=1, heartbeat_at=timezone.now())
+    outcome = generation_run(generation_id=str(generation.pk))
+    assert outcome.status == "busy"
+    assert outcome.retry_in == settings.GENERATION_HEARTBEAT_TIMEOUT + 1
+    generation.refresh_from_db()
+    assert generation.status == "running" and generation.attempts == 1
+
+
+def test_a_running_job_whose_heartbeat_stopped_is_taken_over(user, settings):
+    stale = timezone.now() - timedelta(seconds=settings.GENERATION_HEARTBEAT_TIMEOUT + 5)
+    generation = fake(user, status="running", attempts=1, heartbeat_at=stale)
+    assert generation_run(generation_id=str(generation.pk)).status == "succeeded"
+    generation.refresh_from_db()
+    assert generation.attempts == 2
+    assert generation.images.count() == 1
+
+
+def test_a_transient_error_requeues_with_backoff_then_succeeds(user, media_root):
+    generation = fake(user, prompt="busy provider fail-transient-1")
+    first = generation_run(generation_id=str(generation.pk))
+    assert first.status == "queued" and first.retry_in > 0
+    generation.refresh_from_db()
+    assert generation.status == "queued"
+    assert generation.error_code == "provider_unavailable"
+    assert generation.enqueued_at > timezone.now()  # the sweeper waits for the retry
+    assert stored_files(media_root) == []
+    assert generation_run(generation_id=str(generation.pk)).status == "succeeded"
+    generation.refresh_from_db()
+    assert (generation.status, generation.attempts, generation.error_code) == ("succeeded", 2, "")
+
+
+def test_transient_errors_fail_the_job_after_the_last_attempt(user, settings):
+    settings.GENERATION_MAX_ATTEMPTS = 2
+    generation = fake(user, prompt="always busy fail-transient-99")
+    assert generation_run(generation_id=str(generation.pk)).status == "queued"
+    assert generation_run(generation_id=str(generation.pk)).status == "failed"
+    generation.refresh_from_db()
+    assert generation.status == "failed" and generation.error_code == "provider_unavailable"
+
+
+def test_a_permanent_error_fails_at_once_with_the_providers_message(user, media_root):
+    generation = fake(user, prompt="fail-permanent please")
+    outcome = generation_run(generation_id=str(generation.pk))
+    assert outcome.status == "failed" and outcome.retry_in is None
+    generation.refresh_from_db()
+    assert generation.status == "failed" and generation.attempts == 1
+    assert generation.error_code == "content_policy"
+    assert "refuses" in generation.error_message
+    assert stored_files(media_root) == []
+
+
+def test_a_canceled_queued_job_is_never_run(user):
+    generation = fake(user, status="canceled")
+    assert generation_run(generation_id=str(generation.pk)).status == "canceled"
+    generation.refresh_from_db()
+    assert generation.attempts == 0 and generation.started_at is None
+
+
+def test_cancel_while_running_stops_the_job_and_keeps_no_files(user, media_root, monkeypatch, settings):
+    settings.GENERATION_PROGRESS_INTERVAL = 0
+    generation = fake(user, prompt="slow-0.5")
+    real_progress = pipeline.JobTracker.progress
+
+    def cancel_midway(self, percent, **kwargs):
+        if percent >= 40:
+            Generation.objects.filter(pk=generation.pk).update(status="canceled", cancel_requested=True)
+        real_progress(self, percent, **kwargs)
+
+    monkeypatch.setattr(pipeline.JobTracker, "progress", cancel_midway)
+    assert generation_run(generation_id=str(generation.pk)).status == "canceled"
+    generation.refresh_from_db()
+    assert generation.status == "canceled"
+    assert generation.images.count() == 0
+    assert stored_files(media_root) == []
+
+
+def test_a_storage_failure_midway_removes_what_was_written_and_retries(user, media_root, monkeypatch):
+    generation = fake(user, n=2)
+    real_store = pipeline.store_bytes
+    calls = {"n": 0}
+
+    def flaky_store(key, data):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise OSError("disk full")
+        real_store(key, data)
+
+    monkeypatch.setattr(pipeline, "store_bytes", flaky_store)
+    outcome = generation_run(generation_id=str(generation.pk))
+    assert outcome.status == "queued"
+    assert stored_files(media_root) == []
+    assert Image.objects.count() == 0
+    generation.refresh_from_db()
+    assert generation.error_code == "internal_error" and "disk full" in generation.error_message
+
+
+def test_a_job_at_its_attempt_limit_fails_instead_of_running_again(user, settings):
+    generation = fake(user, attempts=settings.GENERATION_MAX_ATTEMPTS)
+    assert generation_run(generation_id=str(generation.pk)).status == "failed"
+    generation.refresh_from_db()
+    assert generation.error_code == "too_many_attempts"
+
+
+def test_output_ids_are_stable_so_a_rerun_overwrites_its_own_files(user):
+    generation = fake(user)
+    assert output_image_id(generation.pk, 0) == output_image_id(str(generation.pk), 0)
+    assert output_image_id(generation.pk, 0) != output_image_id(generation.pk, 1)
+
+
+def test_a_missing_generation_is_ignored():
+    import uuid
+
+    assert generation_run(generation_id=str(uuid.uuid4())).status == "missing"
+
+
+def test_backoff_grows_and_stays_under_the_visibility_timeout(settings):
+    settings.GENERATION_RETRY_BASE_SECONDS = 5
+    settings.GENERATION_RETRY_MAX_SECONDS = 10_000
+    assert pipeline.backoff_seconds(1) <= 5
+    assert 20 <= pipeline.backoff_seconds(4) <= 40
+    assert pipeline.backoff_seconds(30) < settings.SQS_VISIBILITY_TIMEOUT
+
+
+def test_the_builtin_provider_gives_byte_identical_files_for_the_same_seed(user, media_root):
+    first = GenerationFactory(user=user, seed=42, width=256, height=256, prompt="teal mountains at dusk")
+    second = GenerationFactory(user=user, seed=42, width=256, height=256, prompt="teal mountains at dusk")
+    for generation in (first, second):
+        assert generation_run(generation_id=str(generation.pk)).status == "succeeded"
+    a, b = (Image.objects.get(generation=g) for g in (first, second))
+    assert (media_root / a.storage_key).read_bytes() == (media_root / b.storage_key).read_bytes()
+    assert a.sha256 == b.sha256

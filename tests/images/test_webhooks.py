@@ -1,0 +1,149 @@
+"""Standard Webhooks delivery: signature, headers, a record per attempt, retries."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from images.models import WebhookDelivery
+from images.webhooks import deliver, queue_webhook, sign
+from tests.images.factories import GenerationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_signature_matches_the_standard_webhooks_test_vector():
+    signature = sign(
+        secret="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        webhook_id="msg_p5jXN8AQM9LWM0D4loKWxJek",
+        timestamp=1614265330,
+        body=b'{"test": 2432232314}',
+    )
+    assert signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+
+
+@pytest.fixture
+def receiver():
+    """A loopback HTTP server that records requests and answers with the next queued status."""
+    seen: list[dict] = []
+    statuses: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append({"headers": dict(self.headers), "body": body})
+            self.send_response(statuses.pop(0) if statuses else 200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", seen, statuses
+    server.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def loopback_allowed(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
+    settings.DEBUG = True  # http receivers are allowed only in DEBUG
+
+
+def test_a_delivery_is_signed_with_the_users_secret_and_recorded(receiver):
+    url, seen, _ = receiver
+    generation = GenerationFactory(webhook_url=url, webhook_events=["completed"], status="succeeded")
+    assert deliver(generation_id=str(generation.pk), event="completed", webhook_id="msg_1", attempt=1) is None
+    (request,) = seen
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    assert headers["webhook-id"] == "msg_1"
+    key = base64.b64decode(generation.user.webhook_secret.removeprefix("whsec_"))
+    signed = f"msg_1.{headers['webhook-timestamp']}.".encode() + request["body"]
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    assert headers["webhook-signature"] == f"v1,{expected}"
+    payload = json.loads(request["body"])
+    assert payload["type"] == "generation.completed"
+    assert payload["data"]["id"] == str(generation.pk) and payload["data"]["status"] == "succeeded"
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.ok, delivery.status_code, delivery.attempt) == (True, 200, 1)
+
+
+def test_a_failed_delivery_is_recorded_and_retried_later_with_the_same_id(receiver, settings):
+    url, seen, statuses = receiver
+    statuses.append(500)
+    generation = GenerationFactory(webhook_url=url, webhook_events=["failed"])
+    retry_in = deliver(generation_id=str(generation.pk), event="failed", webhook_id="msg_2", attempt=1)
+    assert retry_in == settings.WEBHOOK_RETRY_BASE_SECONDS
+    assert deliver(generation_id=str(generation.pk), event="failed", webhook_id="msg_2", attempt=2) is None
+    assert [r["headers"]["webhook-id"] for r in seen] == ["msg_2", "msg_2"]
+    assert list(WebhookDelivery.objects.order_by("attempt").values_list("ok", "status_code")) == [
+        (False, 500),
+        (True, 200),
+    ]
+
+
+def test_it_gives_up_after_the_last_attempt(receiver, settings):
+    url, _, statuses = receiver
+    statuses.append(503)
+    generation = GenerationFactory(webhook_url=url, webhook_events=["completed"])
+    attempt = settings.WEBHOOK_MAX_ATTEMPTS
+    assert deliver(generation_id=str(generation.pk), event="completed", webhook_id="m", attempt=attempt) is None
+
+
+def test_an_unreachable_receiver_is_recorded_as_an_error(settings):
+    generation = GenerationFactory(webhook_url="http://127.0.0.1:9/hook", webhook_events=["completed"])
+    assert deliver(generation_id=str(generation.pk), event="completed", webhook_id="m", attempt=1) is not None
+    delivery = WebhookDelivery.objects.get()
+    assert not delivery.ok and delivery.status_code is None and delivery.error
+
+
+def test_a_private_address_is_refused_unless_allowed(receiver, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False
+    url, seen, _ = receiver
+    generation = GenerationFactory(webhook_url=url, webhook_events=["completed"])
+    deliver(generation_id=str(generation.pk), event="completed", webhook_id="m", attempt=1)
+    assert seen == []
+    assert "forbidden_address" in WebhookDelivery.objects.get().error
+
+
+def test_only_subscribed_events_are_queued(django_capture_on_commit_callbacks, monkeypatch):
+    sent = []
+    monkeypatch.setattr("images.tasks.deliver_webhook.delay", lambda *args: sent.append(args))
+    generation = GenerationFactory(webhook_url="https://example.com/h", webhook_events=["completed"])
+    with django_capture_on_commit_callbacks(execute=True):
+        queue_webhook(generation=generation, event="started")
+        queue_webhook(generation=generation, event="completed")
+    assert [args[1] for args in sent] == ["completed"]
+
+
+def test_a_redirect_from_the_receiver_is_not_followed(settings):
+    seen: list[str] = []
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(self.path)
+            self.send_response(302)
+            self.send_header("Location", "/elsewhere")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        generation = GenerationFactory(webhook_url=url, webhook_events=["completed"])
+        assert deliver(generation_id=str(generation.pk), event="completed", webhook_id="m", attempt=1) is not None
+    finally:
+        server.shutdown()
+    assert seen == ["/hook"]
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.ok, delivery.status_code) == (False, 302)
