@@ -1,0 +1,18 @@
+"""The gallery's pages (SPEC §3); the API's routes are in ``images/api_urls.py``."""
+
+from django.urls import path
+
+from images import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("public", views.public_gallery, name="public-gallery"),
+    path("gallery", views.gallery, name="gallery"),
+    path("gallery/delete", views.gallery_delete, name="gallery-delete"),
+    path("create", views.create, name="create"),
+    path("generations/<uuid:pk>", views.generation_detail, name="generation"),
+    path("generations/<uuid:pk>/cancel", views.generation_cancel_view, name="generation-cancel-page"),
+    path("images/<uuid:pk>", views.image_detail, name="image"),
+    path("images/<uuid:pk>/delete", views.image_delete_view, name="image-delete"),
+    path("upload", views.upload, name="upload"),
+]
