@@ -54,17 +54,20 @@ class UploadFile(Protocol):
     name: str | None
     size: int | None
 
-    def open(self, mode: str = ...) -> object: ...
     def read(self, size: int = ...) -> bytes: ...
     def seek(self, offset: int, whence: int = ...) -> int: ...
 
 
 @dataclass
 class CheckedUpload:
-    """One upload that passed every check, with what its bytes are."""
+    """One upload that passed every check, and what its bytes are.
+
+    The bytes are read again when stored rather than kept: twenty files at
+    the limit would otherwise sit in memory together.
+    """
 
     name: str
-    data: bytes
+    file: UploadFile
     info: processing.ImageInfo
 
 
@@ -88,7 +91,7 @@ def check_image_bytes(name: str, data: bytes, *, field: str = "files") -> proces
         raise ApiError(400, exc.code, f"{name}: {exc.message}", field=field) from None
 
 
-def _read_limited(file: IO[bytes] | UploadFile, name: str) -> bytes:
+def _read_limited(file: UploadFile, name: str) -> bytes:
     file.seek(0)
     data = file.read(settings.MAX_UPLOAD_BYTES + 1)
     if len(data) > settings.MAX_UPLOAD_BYTES:
@@ -108,7 +111,7 @@ def check_uploads(files: list[UploadFile]) -> list[CheckedUpload]:
         if file.size is not None and file.size > settings.MAX_UPLOAD_BYTES:
             raise _limit_error(name, file.size)
         data = _read_limited(file, name)
-        checked.append(CheckedUpload(name=name, data=data, info=check_image_bytes(name, data)))
+        checked.append(CheckedUpload(name=name, file=file, info=check_image_bytes(name, data)))
     return checked
 
 
@@ -147,7 +150,7 @@ def image_upload(
             for upload in checked:
                 image_id = uuid.uuid4()
                 key = image_key(user_id=user.pk, image_id=image_id, name=_upload_name(upload.info.content_type))
-                store_bytes(key, upload.data)
+                store_bytes(key, _read_limited(upload.file, upload.name))
                 stored.append(key)
                 image = Image.objects.create(
                     id=image_id,
