@@ -1,0 +1,185 @@
+"""Benchmark: ``make_derivatives`` against a naive Pillow version, and builtin render times.
+
+Run from the repository root with the virtualenv: ``python -m bench.bench_derivatives``.
+Prints figures only (no assertions). Each derivative variant runs in a fresh
+subprocess so its peak memory (VmHWM from /proc, which counts Pillow's C
+buffers that tracemalloc cannot see) is its own.
+
+Options: ``--runs N`` (default 5), ``--no-render`` to skip the renderer timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from images.processing import JPEG_QUALITY, WEBP_METHOD, WEBP_QUALITY, make_derivatives
+
+SIZE = (4000, 3000)
+THUMBS = (256, 768)
+WEBP_MAX = 2048
+VARIANTS = ("naive", "make_derivatives", "make_derivatives(reencode_original=False)")
+
+
+def test_photo() -> bytes:
+    """A 4000x3000 JPEG with detail everywhere: gradients, waves and noise (q90)."""
+    w, h = SIZE
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    arr = np.empty((h, w, 3), np.float32)
+    arr[..., 0] = 128 + 90 * np.sin(x / 53) * np.cos(y / 71)
+    arr[..., 1] = 255 * x / w
+    arr[..., 2] = 255 * y / h
+    arr += rng.normal(0, 18, (h, w, 1)).astype(np.float32)
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def _fit(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    scale = min(1.0, long_side / max(size))
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def naive(data: bytes) -> dict[str, bytes]:
+    """What one writes first: a full decode per output, every size resized from full size.
+
+    The encoders' settings are make_derivatives' own, so the figures compare the structure only.
+    """
+    out = {}
+
+    def decode() -> Image.Image:
+        return ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+
+    buf = io.BytesIO()
+    decode().save(buf, "JPEG", quality=JPEG_QUALITY)
+    out["original"] = buf.getvalue()
+    for name, side in [("webp", WEBP_MAX), *((f"thumb_{s}", s) for s in THUMBS)]:
+        im = decode()
+        buf = io.BytesIO()
+        im.resize(_fit(im.size, side), Image.Resampling.LANCZOS).save(
+            buf, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD
+        )
+        out[name] = buf.getvalue()
+    im = decode()
+    im.thumbnail((64, 64))
+    im.quantize(colors=5)
+    return out
+
+
+def _memory_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def child(variant: str, path: str, runs: int) -> None:
+    """Run one variant ``runs`` times in this (fresh) process and print its figures as JSON."""
+    data = Path(path).read_bytes()
+    work = {
+        "naive": lambda: naive(data),
+        "make_derivatives": lambda: make_derivatives(data, max_pixels=50_000_000),
+        "make_derivatives(reencode_original=False)": lambda: make_derivatives(
+            data, max_pixels=50_000_000, reencode_original=False
+        ),
+    }[variant]
+    baseline = _memory_kib("VmRSS")
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    print(json.dumps({"times": times, "peak_kib": _memory_kib("VmHWM"), "baseline_kib": baseline}))
+
+
+def bench_derivatives(runs: int) -> None:
+    data = test_photo()
+    load = os.getloadavg()[0]
+    print(f"Derivatives of a {SIZE[0]}x{SIZE[1]} JPEG ({len(data) / 1e6:.1f} MB), {runs} runs each, "
+          f"every run in a fresh process, on {os.cpu_count()} CPUs (load average {load:.1f})\n")  # fmt: skip
+    results: dict[str, dict] = {v: {"times": [], "peak_kib": 0, "baseline_kib": 0} for v in VARIANTS}
+    with tempfile.NamedTemporaryFile(suffix=".jpg") as tmp:
+        tmp.write(data)
+        tmp.flush()
+        # Rounds alternate the variants, one fresh process per run, so a busy moment on a
+        # shared machine falls on all of them rather than on one.
+        for _ in range(runs):
+            for variant in VARIANTS:
+                proc = subprocess.run(
+                    [sys.executable, "-m", "bench.bench_derivatives", "--child", variant, tmp.name, "--runs", "1"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                run = json.loads(proc.stdout.strip().splitlines()[-1])
+                r = results[variant]
+                r["times"] += run["times"]
+                if run["peak_kib"] - run["baseline_kib"] > r["peak_kib"] - r["baseline_kib"]:
+                    r["peak_kib"], r["baseline_kib"] = run["peak_kib"], run["baseline_kib"]
+    print(f"| {'variant':42} | median ms | min ms | peak RSS MiB | above baseline MiB |")
+    print(f"|{'-' * 44}|-----------|--------|--------------|--------------------|")
+    for variant, r in results.items():
+        median, fastest = statistics.median(r["times"]) * 1000, min(r["times"]) * 1000
+        peak, above = r["peak_kib"] / 1024, (r["peak_kib"] - r["baseline_kib"]) / 1024
+        print(f"| {variant:42} | {median:9.0f} | {fastest:6.0f} | {peak:12.0f} | {above:18.0f} |")
+    naive_r, ours = results["naive"], results["make_derivatives"]
+    speed = statistics.median(naive_r["times"]) / statistics.median(ours["times"])
+    mem = (naive_r["peak_kib"] - naive_r["baseline_kib"]) / max(1, ours["peak_kib"] - ours["baseline_kib"])
+    print(f"\nnaive / make_derivatives: {speed:.2f}x the time, {mem:.2f}x the memory above baseline")
+    drafted = results["make_derivatives(reencode_original=False)"]
+    print(f"make_derivatives / without re-encoding (draft): "
+          f"{statistics.median(ours['times']) / statistics.median(drafted['times']):.2f}x the time")  # fmt: skip
+
+
+def bench_render(runs: int) -> None:
+    from images.providers.base import RenderRequest
+    from images.providers.builtin import BuiltinProvider
+    from images.styles import STYLES
+
+    provider = BuiltinProvider()
+    print(f"\nBuiltin render (PNG bytes out, prompt 'a calm mountain lake at sunset'), median of {runs} seeds:\n")
+    print("| style          |  512x512 ms | 1024x1024 ms |")
+    print("|----------------|-------------|--------------|")
+    for style in ["", *STYLES]:
+        row = []
+        for size in (512, 1024):
+            times = []
+            for seed in range(runs):
+                request = RenderRequest(
+                    prompt="a calm mountain lake at sunset", width=size, height=size, seed=seed, style=style
+                )
+                start = time.perf_counter()
+                provider.generate(request, on_progress=lambda p: None, should_cancel=lambda: False)
+                times.append(time.perf_counter() - start)
+            row.append(statistics.median(times) * 1000)
+        print(f"| {style or '(none)':14} | {row[0]:11.0f} | {row[1]:12.0f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-render", action="store_true", help="skip the builtin renderer timings")
+    parser.add_argument("--child", nargs=2, metavar=("VARIANT", "FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], args.child[1], args.runs)
+        return
+    bench_derivatives(args.runs)
+    if not args.no_render:
+        bench_render(max(3, args.runs // 2 + 1))
+
+
+if __name__ == "__main__":
+    main()
