@@ -27,12 +27,6 @@ def media_root(settings, tmp_path):
     return tmp_path / "media"
 
 
-@pytest.fixture(autouse=True)
-def _keep_the_test_connection(monkeypatch):
-    """Jobs run in-process here: the worker's dropping of stale connections would close the test's own."""
-    monkeypatch.setattr("images.services.pipeline.close_old_connections", lambda: None, raising=False)
-
-
 @pytest.fixture
 def user(db):
     return UserFactory()
