@@ -41,6 +41,21 @@ def check_storage() -> None:
         raise OSError(f"{location} is not writable")
 
 
+def provider_status() -> dict[str, dict]:
+    """Which providers have their settings; informational, never a reason to be unready."""
+    from images.providers import configured_providers, default_provider_name, get_provider
+
+    configured = configured_providers()
+    return {
+        name: {
+            "configured": name in configured,
+            "default": name == default_provider_name(),
+            "models": get_provider(name).models() if name in configured else [],
+        }
+        for name in settings.IMAGE_PROVIDERS
+    }
+
+
 CHECKS: dict[str, Callable[[], None]] = {
     "database": check_database,
     "broker": check_broker,
@@ -67,5 +82,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
         else:
             results[name] = "ok"
     failed = sorted(name for name, value in results.items() if value != "ok")
-    body = {"status": "ok" if not failed else "unavailable", "checks": results, "failed": failed}
+    body = {
+        "status": "ok" if not failed else "unavailable",
+        "checks": results,
+        "failed": failed,
+        "providers": provider_status(),
+    }
     return JsonResponse(body, status=503 if failed else 200)

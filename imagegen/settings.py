@@ -474,8 +474,14 @@ OPENAI_COMPAT_TIMEOUT = env_int("OPENAI_COMPAT_TIMEOUT", 120, minimum=1)
 # /metrics: with a token, `Authorization: Bearer <token>` is required; without one, only loopback clients.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 
+# Direct uploads never completed are deleted after this; 0 keeps images forever, N deletes them after N days.
+DIRECT_UPLOAD_EXPIRY_SECONDS = env_int("DIRECT_UPLOAD_EXPIRY_SECONDS", 24 * 3600, minimum=60)
+IMAGE_RETENTION_DAYS = env_int("IMAGE_RETENTION_DAYS", 0, minimum=0)
+
 CELERY_BEAT_SCHEDULE = {
     "sweep-generations": {"task": "images.sweep_generations", "schedule": float(SWEEPER_INTERVAL)},
+    "expire-direct-uploads": {"task": "images.expire_direct_uploads", "schedule": 3600.0},
+    "expire-old-images": {"task": "images.expire_old_images", "schedule": 3600.0},
 }
 if BROKER_IS_EMBEDDED:
     CELERY_BEAT_SCHEDULE["prune-broker-messages"] = {"task": "imagegen.prune_broker_messages", "schedule": 600.0}

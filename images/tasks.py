@@ -50,3 +50,21 @@ def deliver_webhook(generation_id: str, event: str, webhook_id: str, attempt: in
     retry_in = deliver(generation_id=generation_id, event=event, webhook_id=webhook_id, attempt=attempt)
     if retry_in is not None:
         deliver_webhook.apply_async(args=[generation_id, event, webhook_id, attempt + 1], countdown=retry_in)
+
+
+@shared_task(name="images.expire_direct_uploads")
+def expire_direct_uploads() -> int:
+    from datetime import timedelta
+
+    from images.services.uploads import direct_uploads_expire
+
+    return direct_uploads_expire(older_than=timedelta(seconds=settings.DIRECT_UPLOAD_EXPIRY_SECONDS))
+
+
+@shared_task(name="images.expire_old_images")
+def expire_old_images() -> int:
+    from images.services.retention import images_expire
+
+    if not settings.IMAGE_RETENTION_DAYS:
+        return 0
+    return images_expire(older_than_days=settings.IMAGE_RETENTION_DAYS)

@@ -123,7 +123,8 @@ def image_update(
     return image_get(user=user, image_id=image.pk)
 
 
-def _delete_rows(images: list[Image]) -> None:
+def delete_image_rows(images: list[Image]) -> None:
+    """Delete these rows now and their stored files once the transaction commits (call inside one)."""
     keys = [key for image in images for key in image.storage_keys()]
     Image.objects.filter(pk__in=[image.pk for image in images]).delete()
     # Files go once the rows are gone for good; a failed commit keeps both.
@@ -133,7 +134,7 @@ def _delete_rows(images: list[Image]) -> None:
 def image_delete(*, user: User, image_id: object) -> None:
     """Delete one of the user's images and, after the commit, every stored file of it."""
     with transaction.atomic():
-        _delete_rows([image_get(user=user, image_id=image_id)])
+        delete_image_rows([image_get(user=user, image_id=image_id)])
 
 
 def images_bulk_delete(*, user: User, ids: list[uuid.UUID]) -> tuple[list[str], list[str]]:
@@ -147,7 +148,7 @@ def images_bulk_delete(*, user: User, ids: list[uuid.UUID]) -> tuple[list[str], 
     with transaction.atomic():
         images = list(Image.objects.filter(user=user, pk__in=wanted))
         if images:
-            _delete_rows(images)
+            delete_image_rows(images)
     found = {str(image.pk) for image in images}
     return [pk for pk in wanted if pk in found], [pk for pk in wanted if pk not in found]
 

@@ -59,3 +59,13 @@ def test_readyz_is_503_when_the_database_is_unreachable(tmp_path):
     assert answer["status"] == 503
     assert answer["body"]["failed"] == ["database"]
     assert answer["body"]["checks"]["broker"] == "ok"
+
+
+@pytest.mark.django_db
+def test_readyz_says_which_providers_are_configured(client, settings):
+    settings.OPENAI_API_KEY = ""
+    providers = client.get("/readyz").json()["providers"]
+    assert providers["builtin"] == {"configured": True, "default": True, "models": ["builtin-v1"]}
+    assert providers["openai"]["configured"] is False
+    settings.OPENAI_API_KEY = "sk-test"
+    assert client.get("/readyz").json()["providers"]["openai"]["configured"] is True
