@@ -19,7 +19,7 @@ def broker_messages_prune(*, older_than: timedelta = timedelta(hours=1)) -> int:
     import sqlalchemy
 
     engine = sqlalchemy.create_engine(settings.CELERY_BROKER_URL.removeprefix("sqla+"))
-    cutoff = datetime.now() - older_than  # kombu stores naive local timestamps  # noqa: DTZ005
+    cutoff = datetime.now() - older_than  # kombu stores naive local timestamps
     try:
         with engine.begin() as conn:
             if not sqlalchemy.inspect(conn).has_table("kombu_message"):
