@@ -68,7 +68,7 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if settings.DEBUG and response.status_code in (404, 500):
+        if settings.DEBUG and response.status_code >= 400:
             return response  # Django's debug pages are styled and scripted inline
         if response.get("Content-Type", "").startswith("text/html"):
             response.headers.setdefault("Content-Security-Policy", self.policy)

@@ -124,3 +124,10 @@ def test_security_headers_are_set():
     assert response["Referrer-Policy"] == "same-origin"
     assert response["Strict-Transport-Security"].startswith("max-age=31536000")
     assert response["X-Frame-Options"] == "DENY"
+
+
+def test_debug_error_pages_keep_their_inline_styles(settings):
+    settings.DEBUG = True
+    response = Client().get("/no-such-page")
+    assert response.status_code == 404
+    assert "Content-Security-Policy" not in response
