@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -33,12 +34,17 @@ def worker_env(tmp_path, **extra: str) -> dict[str, str]:
 def test_a_generation_posted_to_the_api_is_rendered_by_a_real_worker(api, user, tmp_path, media_root):
     with celery_worker(tmp_path / "worker.log", env=worker_env(tmp_path)):
         response = api.post("/api/v1/generations", {"prompt": "golden forest", "size": "512x512", "n": 2},
-                            format="json")  # fmt: skip
+                            format="json", HTTP_X_REQUEST_ID="req-e2e-1")  # fmt: skip
         assert response.status_code == 202
         pk = response.json()["id"]
         wait_for(lambda: Generation.objects.get(pk=pk).is_finished)
     body = api.get(f"/api/v1/generations/{pk}").json()
     assert body["status"] == "succeeded", body
+    # The web request's id follows the job into the worker's log lines.
+    worker_lines = [json.loads(line) for line in (tmp_path / "worker.log").read_text().splitlines()
+                    if line.startswith("{")]  # fmt: skip
+    started = [line for line in worker_lines if line["message"] == "generation started"]
+    assert [line["request_id"] for line in started] == ["req-e2e-1"]
     assert body["progress"] == 100 and len(body["images"]) == 2
     for image in Image.objects.filter(generation_id=pk):
         with PILImage.open(media_root / image.storage_key) as png:
