@@ -28,7 +28,7 @@ from images.providers.base import (
     ProviderError,
     RenderRequest,
 )
-from images.render.noise import from_image, mix, to_uint8
+from images.render.noise import from_image, mix, to_image
 from images.render.palette import build_look
 from images.render.scene import SCENE_TICKS, render_scene
 from images.render.treatments import TREATMENTS, render_size, scene_from_reference, style_palette, stylise
@@ -87,9 +87,9 @@ def image_seed(request: RenderRequest, index: int) -> int:
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
-    """PNG bytes of a float RGB array: no ancillary chunks, so no timestamps."""
+    """PNG bytes of a planar float RGB array: no ancillary chunks, so no timestamps."""
     buf = io.BytesIO()
-    Image.fromarray(to_uint8(rgb)).save(buf, "PNG", compress_level=PNG_COMPRESS_LEVEL)
+    to_image(rgb).save(buf, "PNG", compress_level=PNG_COMPRESS_LEVEL)
     return buf.getvalue()
 
 
@@ -206,17 +206,15 @@ def blend_reference(
     then finished like the scene): up to 0.5 the reference fades into its styled
     version, above 0.5 the styled reference fades into the rendered scene.
     """
-    h, w = rendered.shape[:2]
+    h, w = rendered.shape[1:]
     if strength <= 0:
         return reference
     if strength >= 1:
         return rendered
     sw, sh = render_size(style, w, h)
-    source = (
-        reference
-        if (sw, sh) == (w, h)
-        else np.asarray(Image.fromarray(to_uint8(reference)).resize((sw, sh), Image.Resampling.BOX), np.float32) / 255
-    )
+    source = reference
+    if (sw, sh) != (w, h):
+        source = from_image(to_image(reference).resize((sw, sh), Image.Resampling.BOX))
     styled = stylise(style, scene_from_reference(source, look), look, rng, w, h)
     restyle, replace = min(1.0, strength * 2), max(0.0, strength * 2 - 1)
     return mix(mix(reference, styled, restyle), rendered, replace)

@@ -1,8 +1,10 @@
 """Array helpers shared by the renderer: fractal noise, blur, blending.
 
-Images are float32 arrays in 0..1, shaped (height, width) or (height, width, 3).
-Pillow does the heavy lifting (resampling, blur) because its C code is much
-faster than the equivalent NumPy on this hardware.
+Images are float32 arrays in 0..1: masks shaped (height, width), colour images
+planar, shaped (3, height, width), and colours (3, 1, 1). Planar because NumPy
+broadcasts a mask over contiguous planes ~5x faster than over an interleaved
+last axis of 3 (measured: 3.4 ms against 18 ms at 1024x1024). Pillow does the
+resampling and blurring, its C code being much faster than NumPy's.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ Resampling = Image.Resampling
 
 
 def resize(arr: np.ndarray, width: int, height: int, resample: int = Resampling.BICUBIC) -> np.ndarray:
-    """Resize a float32 (H, W) or (H, W, 3) array."""
+    """Resize a float32 (H, W) mask or (3, H, W) image."""
     if arr.ndim == 2:
         return np.asarray(Image.fromarray(arr.astype(np.float32, copy=False)).resize((width, height), resample))
-    return np.stack([resize(arr[..., c], width, height, resample) for c in range(arr.shape[2])], axis=-1)
+    return np.stack([resize(plane, width, height, resample) for plane in arr])
 
 
 def fbm(
@@ -81,12 +83,18 @@ def to_uint8(arr: np.ndarray) -> np.ndarray:
 
 
 def to_image(arr: np.ndarray) -> Image.Image:
-    """A float (H, W, 3) array as an RGB image, or (H, W) as mode L."""
-    return Image.fromarray(to_uint8(arr))
+    """A float (3, H, W) array as an RGB image, or (H, W) as mode L."""
+    if arr.ndim == 2:
+        return Image.fromarray(to_uint8(arr))
+    return Image.merge("RGB", [Image.fromarray(to_uint8(plane)) for plane in arr])
 
 
 def from_image(im: Image.Image) -> np.ndarray:
-    return np.asarray(im, dtype=np.float32) / 255.0
+    """An L image as (H, W), anything else as a planar (3, H, W) RGB array, in 0..1."""
+    if im.mode == "L":
+        return np.asarray(im, dtype=np.float32) / 255.0
+    rgb = im if im.mode == "RGB" else im.convert("RGB")
+    return np.stack([np.asarray(plane, dtype=np.float32) for plane in rgb.split()]) / 255.0
 
 
 def blur(arr: np.ndarray, radius: float) -> np.ndarray:
@@ -97,7 +105,7 @@ def blur(arr: np.ndarray, radius: float) -> np.ndarray:
     """
     if radius <= 0.3:
         return arr
-    h, w = arr.shape[:2]
+    h, w = arr.shape[-2:]
     scale = max(1.0, radius / 3.0)
     if scale > 1.5:
         sw, sh = max(4, round(w / scale)), max(4, round(h / scale))
@@ -128,9 +136,9 @@ def label_edges(labels: np.ndarray) -> np.ndarray:
 
 
 def mix(a: np.ndarray, b: np.ndarray, t: np.ndarray | float) -> np.ndarray:
-    """Linear blend a→b; a 2-D ``t`` applies to every channel."""
-    if isinstance(t, np.ndarray) and t.ndim == 2 and max(np.ndim(a), np.ndim(b)) != 2:
-        t = t[..., None]
+    """Linear blend a→b; a 2-D ``t`` applies to every plane."""
+    if isinstance(t, np.ndarray) and t.ndim == 2 and max(np.ndim(a), np.ndim(b)) == 3:
+        t = t[None]
     # In place after the first subtraction: one temporary instead of three (this is the hot loop).
     out = np.subtract(b, a, dtype=np.float32)
     if out.shape != np.broadcast_shapes(out.shape, np.shape(t)):
@@ -141,4 +149,5 @@ def mix(a: np.ndarray, b: np.ndarray, t: np.ndarray | float) -> np.ndarray:
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
-    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+    """(H, W) luma of a planar image."""
+    return rgb[0] * 0.299 + rgb[1] * 0.587 + rgb[2] * 0.114

@@ -21,20 +21,21 @@ from images.render.palette import Look
 SKY, CELESTIAL, CLOUDS = 1, 2, 3
 TREE_LABEL, CITY_LABEL, WATER_LABEL = 40, 50, 60
 # The number of times render_scene calls ``tick``: the provider's progress counts on it.
-SCENE_TICKS = 6
+SCENE_TICKS = 7
 
 
 @dataclass
 class Scene:
-    rgb: np.ndarray  # (H, W, 3) float32, 0..1
+    rgb: np.ndarray  # (3, H, W) float32, 0..1
     depth: np.ndarray  # (H, W) float32, 0 near .. 1 sky
     labels: np.ndarray  # (H, W) uint8 region ids
     horizon: int
     sun: tuple[float, float]  # where the light comes from, in pixels
 
 
-def _col(rgb: tuple[float, float, float]) -> np.ndarray:
-    return np.asarray(rgb, np.float32)
+def _col(rgb) -> np.ndarray:
+    """A colour shaped (3, 1, 1), to broadcast over a planar image."""
+    return np.asarray(rgb, np.float32).reshape(3, 1, 1)
 
 
 def render_scene(look: Look, width: int, height: int, rng: np.random.Generator, tick: Callable[[], None]) -> Scene:
@@ -55,11 +56,11 @@ def render_scene(look: Look, width: int, height: int, rng: np.random.Generator, 
     sun_r = unit * rng.uniform(0.045, 0.075)
     sun_y = horizon - sun_r * rng.uniform(0.1, 0.9) if low else horizon * rng.uniform(0.22, 0.5)
     t = np.clip(ys / max(horizon, 1), 0, 1) ** 0.9
-    sky = np.empty((h, 1, 3), np.float32)
+    sky = np.empty((3, h, 1), np.float32)
     for c in range(3):
-        sky[:, 0, c] = np.interp(t[:, 0], [0.0, 0.6, 1.0], [float(s[c]) for s in stops])
-    rgb = np.broadcast_to(sky, (h, w, 3)).copy()
-    rgb *= (0.96 + 0.08 * fbm(rng, w, h, octaves=3, cells=1.5, work_scale=16))[..., None]
+        sky[c, :, 0] = np.interp(t[:, 0], [0.0, 0.6, 1.0], [float(s[c, 0, 0]) for s in stops])
+    rgb = np.broadcast_to(sky, (3, h, w)).copy()
+    rgb *= (0.96 + 0.08 * fbm(rng, w, h, octaves=3, cells=1.5, work_scale=16))[None]
     glow_col = _col(look.keep_out(look.accent)) * 0.5 + (0.6 if not look.night else 0.25)
     dist = np.hypot(xs - sun_x, ys - sun_y)
     glow = np.exp(-dist / (unit * (0.22 if not look.night else 0.12))) * (0.65 if low else 0.4)
@@ -76,7 +77,7 @@ def render_scene(look: Look, width: int, height: int, rng: np.random.Generator, 
         star[sy, sx] = rng.random(count, dtype=np.float32) ** 3
         big = blur(star * (star > 0.5), max(1.0, unit / 500)) * 4
         star = np.clip(star + big, 0, 1) * smoothstep(horizon, horizon * 0.55, ys)
-        rgb = np.clip(rgb + star[..., None] * 0.9, 0, 1)
+        rgb = np.clip(rgb + star[None] * 0.9, 0, 1)
     if "sun" in f or "moon" in f:
         # Only the disc's bounding box is touched.
         y0, y1 = max(0, int(sun_y - sun_r - 2)), min(h, int(sun_y + sun_r + 3))
@@ -87,8 +88,8 @@ def render_scene(look: Look, width: int, height: int, rng: np.random.Generator, 
                 body = np.clip(_col(look.keep_out(look.accent)) * 0.25 + 0.8, 0, 1)
             else:
                 craters = 0.82 + 0.18 * fbm(rng, x1 - x0, y1 - y0, octaves=4, cells=3, work_scale=1)
-                body = np.clip(lightest * 0.3 + 0.72, 0, 1) * craters[..., None]
-            rgb[y0:y1, x0:x1] = mix(rgb[y0:y1, x0:x1], body, disc)
+                body = np.clip(lightest * 0.3 + 0.72, 0, 1) * craters[None]
+            rgb[:, y0:y1, x0:x1] = mix(rgb[:, y0:y1, x0:x1], body, disc)
             labels[y0:y1, x0:x1][disc > 0.5] = CELESTIAL
     tick()
 
@@ -179,12 +180,11 @@ class _Layers:
         shade = 1 + light[None, :] * near_ridge + np.clip(relief * w * 0.02, -0.12, 0.12)
         shade *= 0.92 + 0.16 * self.tex[top:]
         shade *= 1 - 0.12 * smoothstep(0, h * 0.4, below)
-        col = colour[None, None, :] * shade[..., None]
+        col = colour * shade[None]
         if snow:
             cap = below < (h * 0.05) * (0.4 + 1.2 * self.tex[top:]) * (ridge[None, :] < ridge.mean())
-            col = np.where(cap[..., None], mix(col, np.float32([0.95, 0.97, 1.0]), 0.8), col)
-        region = self.rgb[top:]
-        self.rgb[top:] = mix(region, col, mask)
+            col = np.where(cap[None], mix(col, _col((0.95, 0.97, 1.0)), 0.8), col)
+        self.rgb[:, top:] = mix(self.rgb[:, top:], col, mask)
         solid = mask > 0.5
         self.depth[top:][solid] = depth
         self.labels[top:][solid] = label
@@ -209,9 +209,9 @@ def _overlay(ctx: _Layers, layer: Image.Image, depth: float | None, label: int |
     if box is None:
         return
     x0, y0, x1, y1 = box
-    arr = np.asarray(layer.crop(box), np.float32) / 255
-    alpha = arr[..., 3]
-    ctx.rgb[y0:y1, x0:x1] = mix(ctx.rgb[y0:y1, x0:x1], arr[..., :3], alpha)
+    planes = [np.asarray(p, np.float32) / 255 for p in layer.crop(box).split()]
+    alpha = planes[3]
+    ctx.rgb[:, y0:y1, x0:x1] = mix(ctx.rgb[:, y0:y1, x0:x1], np.stack(planes[:3]), alpha)
     if depth is not None:
         ctx.depth[y0:y1, x0:x1][alpha > 0.5] = depth
     if label is not None:
@@ -219,7 +219,7 @@ def _overlay(ctx: _Layers, layer: Image.Image, depth: float | None, label: int |
 
 
 def _rgba(c: np.ndarray, a: float = 1.0) -> tuple[int, int, int, int]:
-    c = np.clip(c, 0, 1)
+    c = np.clip(c, 0, 1).ravel()
     return (round(float(c[0]) * 255), round(float(c[1]) * 255), round(float(c[2]) * 255), round(a * 255))
 
 
@@ -238,7 +238,7 @@ def _city(ctx: _Layers, rng: np.random.Generator, horizon: int, w: int, h: int, 
             y1 = min(h, int(base) + 1)
             if x1 > x0 and y1 > y0:
                 shade = 0.85 + 0.3 * rng.random()
-                ctx.rgb[y0:y1, x0:x1] = body * shade
+                ctx.rgb[:, y0:y1, x0:x1] = body * shade
                 ctx.depth[y0:y1, x0:x1] = depth
                 ctx.labels[y0:y1, x0:x1] = CITY_LABEL + row
                 pitch = max(4, round(w / 110))
@@ -248,7 +248,7 @@ def _city(ctx: _Layers, rng: np.random.Generator, horizon: int, w: int, h: int, 
                 win = ((xx - x0) % pitch >= pitch // 3) & ((yy - y0) % pitch >= pitch // 3) & lit
                 win &= (xx - x0 > pitch // 2) & (x1 - xx > pitch // 2) & (yy - y0 > pitch)
                 colour = window_cols[int(rng.integers(len(window_cols)))]
-                ctx.rgb[y0:y1, x0:x1][win] = colour * (0.8 + 0.2 * rng.random())
+                ctx.rgb[:, y0:y1, x0:x1][:, win] = colour[:, 0] * (0.8 + 0.2 * rng.random())
             x += bw * rng.uniform(0.85, 1.1)
 
 
@@ -259,16 +259,16 @@ def _water(ctx: _Layers, rng, horizon: int, w: int, h: int, sun_x: float, land, 
     ripples = fbm(rng, w, h - horizon, octaves=5, cells=6, stretch=10.0)
     shift = ((ripples - 0.5) * w * 0.012).astype(np.int32)
     cols = np.clip(np.arange(w)[None, :] + shift, 0, w - 1)
-    reflected = ctx.rgb[mirror[:, None], cols]
+    reflected = ctx.rgb[:, mirror[:, None], cols]
     water_col = _col(look.keep_out((0.1, 0.3, 0.45))) * 0.5 + land[1] * 0.5
     fade = smoothstep(0, (h - horizon) * 0.9, (rows - horizon).astype(np.float32))[:, None]
     water = mix(reflected * 0.8, water_col, 0.35 + 0.4 * fade)
-    water *= (0.9 + 0.2 * ripples)[..., None]
+    water *= (0.9 + 0.2 * ripples)[None]
     if has_sun:
         column = np.exp(-(((np.arange(w) - sun_x) / (w * 0.06)) ** 2))[None, :]
         sparkle = smoothstep(0.6, 0.8, ripples) * column * (1 - fade * 0.7)
         water = mix(water, np.clip(_col(look.accent) * 0.3 + 0.75, 0, 1), sparkle.astype(np.float32))
-    ctx.rgb[horizon:] = water
+    ctx.rgb[:, horizon:] = water
     ctx.depth[horizon:] = np.linspace(0.6, 0.05, h - horizon, dtype=np.float32)[:, None]
     ctx.labels[horizon:] = WATER_LABEL
 
@@ -358,7 +358,7 @@ def _grid(ctx: _Layers, horizon: int, w: int, h: int, look: Look) -> None:
     m *= ground
     neon = _col(look.neon[0])
     glow = blur(m, min(w, h) / 120) * 2.5
-    ctx.rgb[:] = np.clip(mix(ctx.rgb * (1 - 0.5 * ground[..., None]), neon, np.clip(m + glow, 0, 1)), 0, 1)
+    ctx.rgb[:] = np.clip(mix(ctx.rgb * (1 - 0.5 * ground[None]), neon, np.clip(m + glow, 0, 1)), 0, 1)
     line = np.exp(-np.abs(ctx.ys - horizon) / (h * 0.02)) * 0.7
     ctx.rgb[:] = mix(ctx.rgb, _col(look.neon[1 % len(look.neon)]), line.astype(np.float32))
 
@@ -372,4 +372,4 @@ def _rain(ctx: _Layers, rng: np.random.Generator, w: int, h: int) -> None:
         x, y = rng.uniform(-0.1 * w, 1.1 * w), rng.uniform(0, h)
         draw.line([(x, y), (x + math.sin(angle) * length, y + math.cos(angle) * length)], fill=90, width=1)
     m = np.asarray(mask, np.float32) / 255
-    ctx.rgb[:] = mix(ctx.rgb, np.float32([0.85, 0.88, 0.92]), m)
+    ctx.rgb[:] = mix(ctx.rgb, _col((0.85, 0.88, 0.92)), m)

@@ -27,7 +27,7 @@ from images.render.noise import (
     to_image,
 )
 from images.render.palette import LINE_INK, LINE_PAPER, Look, hex_to_rgb
-from images.render.scene import CLOUDS, SKY, WATER_LABEL, Scene
+from images.render.scene import CLOUDS, SKY, WATER_LABEL, Scene, _col
 
 PIXEL_CELLS = 128  # pixel art: cells along the long side
 
@@ -57,11 +57,11 @@ def scene_from_reference(ref: np.ndarray, look: Look) -> Scene:
     from the top (far) to the bottom (near), and posterised luminance stands in
     for the region labels that outlines trace.
     """
-    h, w = ref.shape[:2]
+    h, w = ref.shape[1:]
     lum = luminance(ref)
     ramp = np.asarray(look.palette, np.float32)
     stops = np.linspace(0, 1, len(ramp))
-    mapped = np.stack([np.interp(lum, stops, ramp[:, c]) for c in range(3)], axis=-1).astype(np.float32)
+    mapped = np.stack([np.interp(lum, stops, ramp[:, c]) for c in range(3)]).astype(np.float32)
     rgb = mix(ref, mapped, 0.6)
     depth = np.broadcast_to(np.linspace(1.0, 0.1, h, dtype=np.float32)[:, None], (h, w)).copy()
     levels = np.clip((blur(lum, min(w, h) / 200) * 6).astype(np.uint8), 0, 5)
@@ -80,26 +80,26 @@ def tone(rgb: np.ndarray, look: Look, extra: float = 0.0) -> np.ndarray:
 
 
 def vignette(rgb: np.ndarray, strength: float) -> np.ndarray:
-    h, w = rgb.shape[:2]
+    h, w = rgb.shape[1:]
     yy = (np.arange(h, dtype=np.float32)[:, None] / h - 0.5) * 2
     xx = (np.arange(w, dtype=np.float32)[None, :] / w - 0.5) * 2
     r2 = (xx * xx + yy * yy) / 2
-    return rgb * (1 - strength * r2 * r2**0.5)[..., None]
+    return rgb * (1 - strength * r2 * r2**0.5)[None]
 
 
 def grain(rgb: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
     """Monochrome film grain (the same noise on all channels, so no colour speckle)."""
-    noise = rng.standard_normal(rgb.shape[:2], dtype=np.float32) * amount
-    return np.clip(rgb + noise[..., None], 0, 1)
+    noise = rng.standard_normal(rgb.shape[1:], dtype=np.float32) * amount
+    return np.clip(rgb + noise[None], 0, 1)
 
 
 def bloom(rgb: np.ndarray, radius: float, threshold: float, strength: float) -> np.ndarray:
-    bright = smoothstep(threshold, 1.0, luminance(rgb))[..., None] * rgb
+    bright = smoothstep(threshold, 1.0, luminance(rgb))[None] * rgb
     return np.clip(1 - (1 - rgb) * (1 - blur(bright, radius) * strength), 0, 1)  # screen blend
 
 
 def _unit(rgb: np.ndarray) -> int:
-    return min(rgb.shape[:2])
+    return min(rgb.shape[1:])
 
 
 # --- the styles ------------------------------------------------------------------------
@@ -118,7 +118,7 @@ def _photo(scene: Scene, look: Look, rng: np.random.Generator, width: int, heigh
     rgb = bloom(rgb, unit / 30, 0.6, 0.55)
     curve = rgb * rgb * (3 - 2 * rgb)
     rgb = tone(mix(rgb, curve, 0.35), look)
-    warm = np.float32([1.03, 1.0, 0.96]) if look.warmth >= 0 else np.float32([0.97, 1.0, 1.04])
+    warm = _col((1.03, 1.0, 0.96) if look.warmth >= 0 else (0.97, 1.0, 1.04))
     rgb = np.clip(rgb * warm, 0, 1)
     return grain(vignette(rgb, 0.3), rng, 0.014)
 
@@ -135,28 +135,28 @@ def _illustration(scene: Scene, look: Look, rng: np.random.Generator, width: int
     shapes = dilate(label_edges(scene.labels).astype(np.float32), width_px)
     # Lighter lines where the tone changes inside a shape; none in the sky, where they would only trace noise.
     inner = (label_edges(idx) & (scene.labels >= 10)).astype(np.float32) * 0.3
-    ink = np.asarray(min(look.palette, key=sum), np.float32) * 0.35
+    ink = _col(min(look.palette, key=sum)) * 0.35
     lines = blur(np.maximum(shapes, inner), 0.6)
     return mix(flat, ink, lines)
 
 
 def _watercolor(scene: Scene, look: Look, rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     """Washes that bleed (warped, blurred), pigment pooling at edges, granulation, paper."""
-    h, w = scene.rgb.shape[:2]
+    h, w = scene.rgb.shape[1:]
     unit = min(w, h)
-    paper = np.float32([0.97, 0.955, 0.92])
+    paper = _col((0.97, 0.955, 0.92))
     warp = unit * 0.012
     dx = ((fbm(rng, w, h, octaves=4, cells=5, work_scale=8) - 0.5) * 2 * warp).astype(np.int32)
     dy = ((fbm(rng, w, h, octaves=4, cells=5, work_scale=8) - 0.5) * 2 * warp).astype(np.int32)
     yy = np.clip(np.arange(h)[:, None] + dy, 0, h - 1)
     xx = np.clip(np.arange(w)[None, :] + dx, 0, w - 1)
-    rgb = scene.rgb[yy, xx]
+    rgb = scene.rgb[:, yy, xx]
     rgb = mix(tone(rgb, look, -0.1), paper, 0.22)
     rgb = blur(rgb, unit / 300)
     edge = np.abs(luminance(rgb) - luminance(blur(rgb, unit / 90)))
-    rgb *= (1 - np.clip(edge * 3.5, 0, 0.35))[..., None]  # pigment pools at the edge of a wash
+    rgb *= (1 - np.clip(edge * 3.5, 0, 0.35))[None]  # pigment pools at the edge of a wash
     grainy = fbm(rng, w, h, octaves=3, cells=40, work_scale=2)  # pigment granulation and paper fibres
-    rgb *= (0.9 + 0.13 * grainy)[..., None]
+    rgb *= (0.9 + 0.13 * grainy)[None]
     wash = fbm(rng, w, h, octaves=3, cells=2, work_scale=8)
     rgb = mix(rgb, paper, smoothstep(0.55, 0.9, wash) * 0.3)
     # Deckled margin: the paint stops short of the paper's edge, unevenly.
@@ -174,9 +174,9 @@ _BAYER = (np.array([[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]
 def _pixel_art(scene: Scene, look: Look, rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     """A small image in a 16-colour palette with ordered dithering, scaled up with hard edges."""
     small = tone(scene.rgb, look, 0.15)
-    h, w = small.shape[:2]
+    h, w = small.shape[1:]
     bayer = np.tile(_BAYER, (h // 4 + 1, w // 4 + 1))[:h, :w]
-    small = np.clip(small + (bayer[..., None] - 0.5) * 0.05, 0, 1)
+    small = np.clip(small + (bayer[None] - 0.5) * 0.05, 0, 1)
     colours = [*_ramp(look, shades=(0.55, 1.0, 1.3))[:15], (0.98, 0.97, 0.9)]
     indexed = _quantize(small, colours).convert("RGB")
     block = _pixel_block(width, height)
@@ -188,24 +188,24 @@ def _cyberpunk(scene: Scene, look: Look, rng: np.random.Generator, width: int, h
     """Neon glow, split-toned shadows, a little chromatic aberration and scanlines."""
     unit = _unit(scene.rgb)
     rgb = tone(scene.rgb, look, 0.15)
-    neon = [np.asarray(c, np.float32) for c in look.neon]
-    lum = luminance(rgb)[..., None]
-    shadow_tint = np.clip(neon[0] * 0.25 + np.float32([0.02, 0.02, 0.08]), 0, 1)
+    neon = [_col(c) for c in look.neon]
+    lum = luminance(rgb)[None]
+    shadow_tint = np.clip(neon[0] * 0.25 + _col((0.02, 0.02, 0.08)), 0, 1)
     rgb = mix(rgb, rgb * 0.6 + shadow_tint, (1 - lum) * 0.5)
     rgb = mix(rgb, np.clip(rgb + neon[1 % len(neon)] * 0.25, 0, 1), lum * 0.4)
     rgb = bloom(rgb, unit / 70, 0.45, 1.0)
     rgb = bloom(rgb, unit / 14, 0.5, 0.6)
     shift = max(1, unit // 400)
-    rgb[..., 0] = np.roll(rgb[..., 0], shift, axis=1)
-    rgb[..., 2] = np.roll(rgb[..., 2], -shift, axis=1)
+    rgb[0] = np.roll(rgb[0], shift, axis=1)
+    rgb[2] = np.roll(rgb[2], -shift, axis=1)
     scan = max(2, unit // 340)
-    rgb[:: scan * 2] *= 0.93
+    rgb[:, :: scan * 2] *= 0.93
     return grain(vignette(rgb, 0.45), rng, 0.02)
 
 
 def _oil(scene: Scene, look: Look, rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     """Brush strokes: an underpainting, then coarse and fine strokes along a flow field, lit as relief."""
-    h, w = scene.rgb.shape[:2]
+    h, w = scene.rgb.shape[1:]
     unit = min(w, h)
     base = tone(blur(scene.rgb, unit / 400), look, 0.1)
     canvas = to_image(blur(base, unit / 90))
@@ -226,7 +226,7 @@ def _oil(scene: Scene, look: Look, rng: np.random.Generator, width: int, height:
         half = spacing * length / 2
         dx, dy = np.cos(angle) * half, np.sin(angle) * half
         jitter = rng.integers(-10, 11, px.size)
-        colours = np.clip(base8[py, px] + jitter[:, None], 0, 255)
+        colours = np.clip(base8[:, py, px].T + jitter[:, None], 0, 255)
         stroke = max(2, round(spacing * 1.1))
         for x, y, ex, ey, col in zip(px.tolist(), py.tolist(), dx.tolist(), dy.tolist(), colours.tolist(), strict=True):
             draw.line((x - ex, y - ey, x + ex, y + ey), fill=(col[0], col[1], col[2]), width=stroke)
@@ -234,17 +234,17 @@ def _oil(scene: Scene, look: Look, rng: np.random.Generator, width: int, height:
     lum = luminance(rgb)
     relief = np.zeros_like(lum)
     relief[1:, 1:] = lum[1:, 1:] - lum[:-1, :-1]  # light from the top left
-    rgb = rgb * (1 + np.clip(relief * 2.2, -0.2, 0.2))[..., None]
+    rgb = rgb * (1 + np.clip(relief * 2.2, -0.2, 0.2))[None]
     wave = np.sin(np.arange(max(w, h), dtype=np.float32) * np.float32(math.pi / 1.5))
     weave = 1 + 0.025 * wave[:h, None] * wave[None, :w]  # canvas weave
-    return np.clip(vignette(rgb * weave[..., None], 0.3), 0, 1)
+    return np.clip(vignette(rgb * weave[None], 0.3), 0, 1)
 
 
 def _line_art(scene: Scene, look: Look, rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     """Black ink on white: outlines of every shape (heavier in front), hatching in the shadows."""
     h, w = scene.labels.shape
     unit = min(w, h)
-    ink, paper = np.float32(hex_to_rgb(LINE_INK)), np.float32(hex_to_rgb(LINE_PAPER))
+    ink, paper = _col(hex_to_rgb(LINE_INK)), _col(hex_to_rgb(LINE_PAPER))
     edges = label_edges(scene.labels)
     near = edges & (scene.depth < 0.45)
     lines = np.maximum(dilate(edges.astype(np.float32), max(0, round(unit / 700))),

@@ -163,6 +163,19 @@ def test_progress_rises_to_100_and_is_spread_over_the_images():
     assert any(30 <= p <= 40 for p in seen) and any(60 <= p <= 70 for p in seen)
 
 
+@pytest.mark.parametrize("style", ["", "pixel-art", "cyberpunk"])
+def test_it_checks_for_a_cancel_once_before_and_once_after_every_step(style):
+    checks: list[bool] = []
+
+    def should_cancel() -> bool:
+        checks.append(True)
+        return False
+
+    request = RenderRequest(prompt="a city by the sea at night", width=W, height=H, seed=1, n=2, style=style)
+    BuiltinProvider().generate(request, on_progress=lambda p: None, should_cancel=should_cancel)
+    assert len(checks) == 1 + 2 * builtin.TICKS_PER_IMAGE
+
+
 def test_a_cancel_between_steps_raises_and_stops_rendering():
     seen: list[int] = []
     checks = itertools.count()
