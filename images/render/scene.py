@@ -177,8 +177,10 @@ class _Layers:
         tex = self.tex[top:]
         relief = np.zeros_like(tex)
         relief[:, 1:-1] = (tex[:, 2:] - tex[:, :-2]) * toward[None, 1:-1]
-        shade = 1 + light[None, :] * near_ridge + np.clip(relief * w * 0.02, -0.12, 0.12)
-        shade *= 0.92 + 0.16 * self.tex[top:]
+        # Sand is smooth; rock shows its texture.
+        grit = 0.25 if dunes else 1.0
+        shade = 1 + light[None, :] * near_ridge + np.clip(relief * (w * 0.01 * grit), -0.08, 0.08)
+        shade *= 1 - 0.08 * grit + 0.16 * grit * tex
         shade *= 1 - 0.12 * smoothstep(0, h * 0.4, below)
         col = colour * shade[None]
         if snow:
