@@ -205,7 +205,7 @@ class ImageAdmin(admin.ModelAdmin):
 
     @admin.display(description="size", ordering="bytes")
     def size(self, obj: Image) -> str:
-        return f"{obj.width} x {obj.height}" if obj.width else "—"
+        return f"{obj.width}\N{MULTIPLICATION SIGN}{obj.height}" if obj.width else "—"
 
     def delete_model(self, request: HttpRequest, obj: Image) -> None:
         _delete_with_files(Image.objects.filter(pk=obj.pk))
