@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from imagegen import health
+from imagegen.api.errors import handler404 as api_not_found
 from imagegen.api.schema import ApiDocsView
 from imagegen.metrics import metrics_view
 from images.media import signed_media
@@ -29,4 +30,7 @@ urlpatterns = [
     # The gallery web UI (SPEC §3): "/" and the pages around it.
     path("", include("accounts.urls")),
     path("", include("images.urls")),
+    # Unknown API URLs answer in the API's error shape even with DEBUG on (Django's
+    # handler404 only runs with DEBUG off).
+    re_path(r"^(?:api|v1)/", api_not_found),
 ]

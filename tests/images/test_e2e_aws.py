@@ -55,7 +55,7 @@ def test_a_generation_runs_over_sqs_and_lands_in_s3_with_a_working_presigned_url
         while body["status"] in ("queued", "running") and time.monotonic() < deadline:
             time.sleep(0.5)
             _, body = call("GET", f"{base}/api/v1/generations/{body['id']}", token)
-    assert body["status"] == "succeeded", body
+    assert body["status"] == "succeeded", (body, (tmp_path / "worker.log").read_text()[-4000:])
     image = body["images"][0]
     key = f"images/{user.pk}/{image['id']}/original.png"
     head = s3.head_object(Bucket=BUCKET, Key=key)
