@@ -331,18 +331,25 @@ def _edit_initial(image: Image) -> dict:
     }
 
 
+def _own_image(request: HttpRequest, pk: uuid.UUID) -> Image | None:
+    if not request.user.is_authenticated:
+        return None
+    try:
+        return image_get(user=request.user, image_id=pk)
+    except ApiError:
+        return None
+
+
 @require_http_methods(["GET", "POST"])
 def image_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Your image (with edit, download, remix and delete), or someone's public image (to look at)."""
-    if not request.user.is_authenticated or not Image.objects.filter(pk=pk, user=request.user).exists():
-        if request.method == "POST":
+    image = _own_image(request, pk)
+    if image is None:
+        public = public_image_queryset().filter(pk=pk).first() if request.method == "GET" else None
+        if public is None:
             raise Http404("image not found")
-        image = public_image_queryset().filter(pk=pk).select_related("user").first()
-        if image is None:
-            raise Http404("image not found")
-        return render(request, "images/image_public.html", {"image": image, "data": _images(request, [image])[0]})
+        return render(request, "images/image_public.html", {"image": public, "data": _images(request, [public])[0]})
 
-    image = _or_404(lambda: image_get(user=request.user, image_id=pk))
     form = ImageEditForm(request.POST or None, initial=_edit_initial(image))
     status = 200
     if request.method == "POST":

@@ -105,8 +105,10 @@ def new_page(chromium, live, problems):
     """Pages in fresh browser contexts (separate cookies), desktop-sized, confirming every dialog."""
     contexts = []
 
-    def make(viewport: dict = DESKTOP):
-        context = chromium.new_context(base_url=live, viewport=viewport, accept_downloads=True)
+    def make(viewport: dict = DESKTOP, *, javascript: bool = True):
+        context = chromium.new_context(
+            base_url=live, viewport=viewport, accept_downloads=True, java_script_enabled=javascript
+        )
         context.set_default_timeout(30_000)
         contexts.append(context)
         page = context.new_page()
@@ -269,6 +271,27 @@ def test_progress_rises_live_and_turns_into_the_result(new_page, problems):
     assert problems.items == []
 
 
+def test_without_javascript_every_step_still_works(new_page):
+    user = UserFactory()
+    page = new_page(PHONE, javascript=False)
+    log_in(page, user.email)
+    page.goto("/create")
+    page.fill("#id_prompt", "a quiet bay slow-2")
+    page.select_option("#id_provider", "fake")
+    page.select_option("#id_size", "256x256")
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r"/generations/"))
+    # The page reloads itself (a <noscript> refresh) until the job has ended.
+    page.locator("[data-generation] .grid img").first.wait_for(state="visible", timeout=60_000)
+    page.goto("/gallery")
+    page.check("input[name=ids]")
+    page.click("text=Delete selected")  # no confirmation without JavaScript: the form posts at once
+    assert page.locator(".message", has_text="Deleted 1 image.").is_visible()
+    page.click("header >> text=Log out")
+    page.wait_for_url(re.compile(r"/$"))
+    assert page.locator("header >> text=Log in").is_visible()
+
+
 def test_upload_a_jpeg_and_see_it_once_processed(new_page, tmp_path, problems):
     user = UserFactory()
     page = new_page()
@@ -288,6 +311,8 @@ def test_upload_a_jpeg_and_see_it_once_processed(new_page, tmp_path, problems):
     page.goto("/gallery?source=uploaded")
     assert page.locator(".card .title", has_text="Harbour photo").is_visible()
     assert page.locator(".card img").get_attribute("loading") == "lazy"
+    # The dominant colour sits behind the lazy thumbnail until it loads.
+    assert page.eval_on_selector(".card .thumb", "el => el.style.backgroundColor").startswith("rgb(")
     page.goto("/stats")
     assert page.locator(".stat", has_text="uploaded").locator(".value").inner_text() == "1"
     shot(page, "11-stats")

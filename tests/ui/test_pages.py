@@ -88,6 +88,12 @@ def test_pages_have_no_inline_scripts_or_styles(client, browser, user):
         assert inline_code(text(page)) == [], page.wsgi_request.path
 
 
+def test_pages_are_served_under_a_policy_without_inline_code(client):
+    policy = client.get("/")["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+
+
 # --- Sign-up, log-in, log-out ------------------------------------------------------------
 
 
