@@ -36,8 +36,8 @@ from images.render.treatments import TREATMENTS, render_size, scene_from_referen
 MODEL = "builtin-v1"
 MIN_SIDE, MAX_SIDE = 16, 4096
 DEFAULT_STRENGTH = 0.6
-# PNG zlib level 1: at 1024x1024 level 6 costs ~340 ms against ~60 ms here, for
-# files ~10-15% smaller. Storage is cheaper than a worker's CPU.
+# PNG zlib level 1: at 1024x1024 level 6 took 3-5x the encode time (STACK.md: ~340 ms
+# against ~60 ms) for files 10-35% smaller. Storage is cheaper than a worker's CPU.
 PNG_COMPRESS_LEVEL = 1
 # Steps per image: the scene's stages, then style, reference blend, finish, encode.
 TICKS_PER_IMAGE = SCENE_TICKS + 3
