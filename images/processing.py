@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 
 import numpy as np
-from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from images.exif import exif_summary
 
@@ -48,6 +48,7 @@ PNG_LEVEL = 3
 # more than 3x the target: close to a one-step Lanczos in quality, much faster.
 REDUCING_GAP = 3.0
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_SRGB = ImageCms.createProfile("sRGB")
 _TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
 
 
@@ -306,6 +307,28 @@ def _lossless_webp(data: bytes) -> bool:
     return kind == b"VP8L" or (kind == b"VP8X" and b"VP8L" in data[30:4096] and b"VP8 " not in data[30:4096])
 
 
+def _icc_matches(icc: bytes | None, mode: str) -> bool:
+    """Whether an ICC profile describes pixels of ``mode`` (its header names the colour space)."""
+    if not icc or len(icc) < 20:
+        return False
+    space = icc[16:20]
+    return space == (b"GRAY" if mode in ("1", "L", "LA", "I", "I;16", "I;16B") else b"RGB ")
+
+
+def _to_srgb(im: Image.Image, icc: bytes) -> Image.Image | None:
+    """``im`` (RGB, RGBA or CMYK) converted from its ICC profile to sRGB; None when it cannot be."""
+    if im.mode not in ("RGB", "RGBA", "CMYK"):
+        return None
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if im.mode != "CMYK" and "srgb" in (ImageCms.getProfileDescription(source) or "").lower():
+            return im
+        mode = "RGBA" if im.mode == "RGBA" else "RGB"
+        return ImageCms.profileToProfile(im, source, _SRGB, outputMode=mode)
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
+
+
 def _encode_original(
     im: Image.Image, fmt: str, data: bytes, icc: bytes | None, png_text: Mapping[str, str] | None
 ) -> Variant:
@@ -395,15 +418,30 @@ def make_derivatives(
         ImageOps.exif_transpose(im, in_place=True)
         # Nothing from the source's metadata may reach an encoder (GIF copies all of info, JPEG its comment).
         im.info = {k: v for k, v in im.info.items() if k == "transparency"}
-        original = _encode_original(im, fmt, data, icc, png_text) if reencode_original else None
-        work = _web_image(im)
+        source = im
+        if im.mode == "CMYK":
+            # Browsers show CMYK poorly: everything served is RGB, through the profile when there is one.
+            source = (_to_srgb(im, icc) if icc else None) or im.convert("RGB")
+            im.close()  # one full-size copy at a time
+            icc = None
+        if not _icc_matches(icc, source.mode):
+            icc = None  # a profile for other pixels than these would only mislead the browser
+        original = _encode_original(source, fmt, data, icc, png_text) if reencode_original else None
+        work = _web_image(source)
+        if work is not source:
+            source.close()
         webp_size = _fit(work.width, work.height, webp_max)
         if not reencode_original and fmt == "JPEG":
             # A drafted decode is smaller than the original; scale to what the original would give.
             webp_size = _fit(info.width, info.height, webp_max)
             webp_size = (min(webp_size[0], work.width), min(webp_size[1], work.height))
         rendition = _resize(work, webp_size)
-        del work
+        if rendition is not work:
+            work.close()
+    if icc and rendition.mode in ("RGB", "RGBA"):
+        # Previews carry no profile, so they are converted to sRGB (what browsers assume): wide-gamut
+        # photos keep their colours instead of looking washed out.
+        rendition = _to_srgb(rendition, icc) or rendition
     # The full-size decode is gone: thumbnails come from the (smaller) rendition.
     webp = _encode_webp(rendition, "webp")
     thumbs: dict[int, Variant] = {}

@@ -9,7 +9,7 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import ExifTags, Image, PngImagePlugin
+from PIL import ExifTags, Image, ImageCms, PngImagePlugin
 
 from images import processing
 from images.processing import InvalidImage, inspect, make_derivatives, png_with_text, sniff
@@ -311,6 +311,43 @@ def test_a_16_bit_png_is_scaled_not_clipped():
     derived = make_derivatives(encode(Image.fromarray(ramp), "PNG"), max_pixels=MAX_PIXELS)
     webp = np.asarray(Image.open(io.BytesIO(derived.webp.data)).convert("L"), np.float32)
     assert webp[:, :20].mean() < 30 and webp[:, -20:].mean() > 225 and 100 < webp[:, 118:138].mean() < 160
+
+
+def swapped_primaries_profile() -> bytes:
+    """An RGB ICC profile whose red and green primaries are swapped: red pixels under it mean green."""
+    raw = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    count = struct.unpack(">I", raw[128:132])[0]
+    offsets = {bytes(raw[132 + 12 * i : 136 + 12 * i]): 132 + 12 * i for i in range(count)}
+    r, g = offsets[b"rXYZ"], offsets[b"gXYZ"]
+    raw[r + 4 : r + 12], raw[g + 4 : g + 12] = raw[g + 4 : g + 12], raw[r + 4 : r + 12]
+    # Renamed, so it is not taken for sRGB.
+    return bytes(raw).replace("sRGB".encode("utf-16-be"), "swap".encode("utf-16-be")).replace(b"sRGB", b"swap")
+
+
+def test_previews_are_converted_to_srgb_and_the_original_keeps_its_profile():
+    profile = swapped_primaries_profile()
+    data = encode(Image.new("RGB", (64, 48), (220, 20, 20)), "PNG", icc_profile=profile)
+    derived = make_derivatives(data, max_pixels=MAX_PIXELS)
+    for variant in derived.variants.values():
+        opened = Image.open(io.BytesIO(variant.data))
+        r, g, _b = opened.convert("RGB").getpixel((10, 10))
+        assert g > 180 and r < 60, variant.name  # the profile's "red" is green in sRGB
+        assert not opened.info.get("icc_profile")
+    assert Image.open(io.BytesIO(derived.served_original.data)).info["icc_profile"] == profile
+
+
+def test_a_cmyk_jpeg_is_served_as_rgb_without_a_cmyk_profile():
+    derived = make_derivatives(encode(Image.new("CMYK", (40, 30), (0, 255, 255, 0)), "JPEG"), max_pixels=MAX_PIXELS)
+    original = Image.open(io.BytesIO(derived.served_original.data))
+    assert original.mode == "RGB" and not original.info.get("icc_profile")
+    r, g, b = original.getpixel((5, 5))
+    assert r > 200 and g < 60 and b < 60
+
+
+def test_a_profile_that_does_not_match_the_pixels_is_dropped():
+    data = encode(photo(40, 30, "L"), "PNG", icc_profile=swapped_primaries_profile())
+    derived = make_derivatives(data, max_pixels=MAX_PIXELS)
+    assert not Image.open(io.BytesIO(derived.served_original.data)).info.get("icc_profile")
 
 
 def test_derivatives_refuse_what_inspect_refuses():
