@@ -7,8 +7,9 @@ never by file name. Accepted: JPEG, PNG, WebP, GIF (first frame) and AVIF.
 ``make_derivatives`` decodes once and produces everything served for an
 image: a re-encoded original without metadata, a WebP rendition (long side at
 most 2048), thumbnails (256 and 768), the dominant colour and an EXIF summary
-without location. Served files never carry EXIF, XMP or comments; they keep an
-ICC profile, which is colour data (dropping it would shift wide-gamut photos).
+without location. Served files never carry EXIF, XMP or comments. The served
+original keeps an ICC profile that matches its pixels (colour data: dropping it
+would shift wide-gamut photos); the previews are converted to sRGB and carry none.
 """
 
 from __future__ import annotations

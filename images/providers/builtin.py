@@ -18,6 +18,8 @@ from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from images.providers.base import (
@@ -71,10 +73,8 @@ class _Steps:
 def _step_delay() -> float:
     """Seconds to sleep per step, from settings.BUILTIN_STEP_DELAY_MS (tests use it to make jobs last)."""
     try:
-        from django.conf import settings
-
         ms = getattr(settings, "BUILTIN_STEP_DELAY_MS", 0)
-    except Exception:  # Django not configured (the benchmark, a plain script): no delay
+    except ImproperlyConfigured:  # outside Django (the benchmark, a plain script): no delay
         return 0.0
     return max(0, int(ms or 0)) / 1000
 
@@ -99,12 +99,13 @@ def load_reference(data: bytes, width: int, height: int) -> np.ndarray:
         with Image.open(io.BytesIO(data)) as im:
             if im.width * im.height > 64_000_000:
                 raise ProviderError("reference image is too large", code="invalid_reference", permanent=True)
-            im.draft("RGB", (width, height))
+            side = max(width, height)  # either way up: the EXIF orientation may swap the sides
+            im.draft("RGB", (side, side))
             im = ImageOps.exif_transpose(im)
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                flat = Image.new("RGB", im.size, (255, 255, 255))
-                flat.paste(im.convert("RGBA"), mask=im.convert("RGBA").getchannel("A"))
-                im = flat
+            if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+                rgba = im.convert("RGBA")
+                im = Image.new("RGB", im.size, (255, 255, 255))  # transparent areas become white
+                im.paste(rgba, mask=rgba.getchannel("A"))
             fitted = ImageOps.fit(im.convert("RGB"), (width, height), Image.Resampling.LANCZOS)
     except ProviderError:
         raise
