@@ -1,0 +1,362 @@
+"""API throughput: requests/s and p50/p99 latency of Imagegen's endpoints against a bare Django view.
+
+    .venv/bin/python -m bench.bench_api                  # 5 s per endpoint after 1 s warm-up, 8 connections
+    .venv/bin/python -m bench.bench_api --quick          # 1 s per endpoint: a smoke run
+    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python -m bench.bench_api
+
+Each database backend gets a fresh environment: a temporary var/ folder (SQLite database,
+embedded broker, media) or, with ``BENCH_DATABASE_URL``, a new PostgreSQL database created
+next to that one and dropped afterwards. A child process migrates it and seeds a user on the
+unlimited ``enterprise`` tier with an API key and 60 finished generations (one tagged image
+each). gunicorn then serves it with the project's gunicorn.conf.py (the README's server), with
+DEBUG off and throttles on at a rate the load never reaches, and a load generator in this
+process (threads, one keep-alive ``http.client`` connection each) drives one endpoint at a
+time. The same gunicorn settings then serve ``bench/baseline.py``'s bare JSON view through the
+same middleware: the ratio ours / bare is what DRF, authentication, throttling, queries and
+serialisation cost. ``POST /api/v1/generations`` runs without a worker: jobs just queue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import json
+import math
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+BARE_PATH = "/bench/bare"  # bench/baseline.py's view
+SEED_ROWS = 60  # the list endpoint asks for 50: every page is full
+POST_BODY = {"prompt": "a lighthouse on a cliff at dawn", "size": "256x256"}
+BENCH_USER_EMAIL = "bench@example.com"
+BENCH_SECRET_KEY = "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"  # noqa: S105 - throwaway
+BENCH_PASSWORD = "bench-password-correct-horse-42"  # noqa: S105 - a throwaway account in a throwaway database
+
+# Inherited variables that would change what is measured (another database, broker or storage,
+# a DEBUG flag, test settings); everything else (PATH, WEB_CONCURRENCY, GUNICORN_THREADS) passes.
+_DROP_PREFIXES = ("DATABASE_URL", "CELERY_", "IMAGE_", "AWS_", "SQS_", "THROTTLE_", "SECURE_", "OPENAI_", "KIE_",
+                  "IMAGEGEN_", "PROMETHEUS_", "GUNICORN_BIND", "PYTEST_")  # fmt: skip
+_DROP_NAMES = {"CDN_URL", "TIER_QUOTAS", "DEFAULT_TIER", "DJANGO_SETTINGS_MODULE", "DEBUG", "ALLOWED_HOSTS",
+               "LOG_LEVEL", "METRICS_TOKEN", "PORT", "HOST", "NUM_PROXIES", "PUBLIC_BASE_URL"}  # fmt: skip
+
+
+def bench_env(var_dir: Path | str, database_url: str = "") -> dict[str, str]:
+    """The environment of a benchmark's server and child processes: production settings on ``var_dir``."""
+    env = {k: v for k, v in os.environ.items() if k not in _DROP_NAMES and not k.startswith(_DROP_PREFIXES)}
+    env.update(
+        DJANGO_SETTINGS_MODULE="imagegen.settings",
+        IMAGEGEN_VAR_DIR=str(var_dir),
+        SECRET_KEY=BENCH_SECRET_KEY,
+        DEBUG="0",
+        ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
+        # Plain HTTP on loopback, as behind a TLS-terminating proxy; otherwise every request is a 301.
+        SECURE_SSL_REDIRECT="0",
+        # Throttles stay on (their cache reads and writes are part of every request's cost) at a
+        # rate no benchmark reaches. The window is 1 s because a throttle keeps one timestamp per
+        # request inside its window: an hour would grow that list all run long, while 1 s keeps
+        # it at a few hundred, about what a busy user carries at the default 1000/hour.
+        THROTTLE_USER_RATE="1000000/1s",
+        THROTTLE_ANON_RATE="1000000/1s",
+        TIER_QUOTAS="free:50,pro:1000,enterprise:0",
+        PYTHONUNBUFFERED="1",
+    )
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+def backends() -> list[str]:
+    """SQLite always; PostgreSQL too when ``BENCH_DATABASE_URL`` names a server to create databases on."""
+    return ["sqlite", "postgresql"] if os.environ.get("BENCH_DATABASE_URL") else ["sqlite"]
+
+
+@contextmanager
+def fresh_postgres_database(server_url: str) -> Iterator[str]:
+    """Create an empty database on ``server_url``'s server; yield its URL; drop it on exit."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+    from psycopg import sql
+
+    name = f"imagegen_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextmanager
+def fresh_environment(backend: str, *, label: str) -> Iterator[dict[str, str]]:
+    """A temporary var/ folder and an empty database of ``backend``; yields the environment for them."""
+    with tempfile.TemporaryDirectory(prefix=f"imagegen-bench-{label}-") as var:
+        if backend == "sqlite":
+            yield bench_env(var)
+        elif backend == "postgresql":
+            with fresh_postgres_database(os.environ["BENCH_DATABASE_URL"]) as url:
+                yield bench_env(var, url)
+        else:
+            raise ValueError(f"unknown backend {backend!r}; use sqlite or postgresql")
+
+
+def run_child(module: str, args: list[str], env: dict[str, str], *, timeout: float = 600) -> Any:
+    """Run ``python -m module args`` in ``env``; its last stdout line is JSON, returned decoded."""
+    cmd = [sys.executable, "-m", module, *args]
+    result = subprocess.run(cmd, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[1:])} exited {result.returncode}:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# --- In the child: data ------------------------------------------------------------------
+
+
+def create_bench_user() -> tuple[Any, str]:
+    """A user on the unlimited tier and one API key for it; returns ``(user, raw_key)``."""
+    from accounts.services import api_key_create, user_signup
+
+    user = user_signup(email=BENCH_USER_EMAIL, password=BENCH_PASSWORD, name="Bench")
+    user.tier = "enterprise"
+    user.save(update_fields=["tier"])
+    _, raw_key = api_key_create(user=user, name="bench")
+    return user, raw_key
+
+
+def seed_rows(user: Any, count: int, *, start: int = 0) -> list[Any]:
+    """``count`` finished generations of ``user``, each with one public, tagged, ready image."""
+    import uuid
+
+    from django.utils import timezone
+
+    from images.models import Generation, Image, Tag
+    from images.storage import image_key
+
+    tags = [Tag.objects.get_or_create(name=name)[0] for name in ("bench", "harbour")]
+    now = timezone.now()
+    made = []
+    for index in range(start, start + count):
+        generation = Generation.objects.create(
+            user=user, status=Generation.Status.SUCCEEDED, progress=100, prompt=f"a teal harbour at dusk #{index}",
+            style="photo", width=512, height=512, n=1, seed=index, provider="builtin", model="builtin-v1",
+            attempts=1, enqueued_at=now, started_at=now, finished_at=now,
+        )  # fmt: skip
+        image_id = uuid.uuid4()
+
+        def key(name: str, image_id: uuid.UUID = image_id) -> str:
+            return image_key(user_id=user.pk, image_id=image_id, name=name)
+
+        image = Image.objects.create(
+            id=image_id, user=user, source=Image.Source.GENERATED, generation=generation, index=0,
+            prompt=generation.prompt, storage_key=key("original.png"), width=512, height=512, format="PNG",
+            content_type="image/png", bytes=412_345, sha256=hashlib.sha256(image_id.bytes).hexdigest(),
+            variants={
+                "thumb_256": {"key": key("thumb_256.webp"), "width": 256, "height": 256, "format": "WEBP",
+                              "content_type": "image/webp", "bytes": 9_000},
+                "thumb_768": {"key": key("thumb_768.webp"), "width": 512, "height": 512, "format": "WEBP",
+                              "content_type": "image/webp", "bytes": 41_000},
+                "webp": {"key": key("image.webp"), "width": 512, "height": 512, "format": "WEBP",
+                         "content_type": "image/webp", "bytes": 43_000},
+            },
+            dominant_color="#2a6f77", category="landscape", visibility=Image.Visibility.PUBLIC,
+            processing=Image.Processing.READY,
+        )  # fmt: skip
+        image.tags.set(tags)
+        made.append(generation)
+    return made
+
+
+def _setup(rows: int) -> dict[str, str]:
+    """In the child: migrate the fresh database and seed it; returns what the load needs."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    user, raw_key = create_bench_user()
+    generations = seed_rows(user, rows)
+    return {"api_key": raw_key, "generation_id": str(generations[-1].pk)}
+
+
+# --- The load generator ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """One request, sent again and again."""
+
+    name: str
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    # Nearest rank: the smallest value with at least q of the samples at or below it.
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)] if ordered else float("nan")
+
+
+def load(port: int, target: Target, *, threads: int, duration: float, warmup: float) -> dict[str, Any]:
+    """Send ``target`` from ``threads`` keep-alive connections for ``warmup + duration`` seconds.
+
+    Requests that end during the last ``duration`` seconds are counted. Returns requests/s (2xx
+    answers only), p50/p99/mean latency in ms, the status counts, and this process's CPU use as a
+    share of one core (near 1.0 means the load generator, not the server, was the limit).
+    """
+    start = time.perf_counter()
+    counted_from, stop_at = start + warmup, start + warmup + duration
+    samples: list[list[tuple[float, int]]] = [[] for _ in range(threads)]
+
+    def drive(out: list[tuple[float, int]]) -> None:
+        conn: http.client.HTTPConnection | None = None
+        while (began := time.perf_counter()) < stop_at:
+            if conn is None:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            try:
+                conn.request(target.method, target.path, body=target.body, headers=target.headers)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+                if response.will_close:
+                    conn.close()
+                    conn = None
+            except (OSError, http.client.HTTPException):
+                status = 0  # the connection broke: counted as an error, then reconnected
+                conn.close()
+                conn = None
+            ended = time.perf_counter()
+            if counted_from <= ended <= stop_at:
+                out.append((ended - began, status))
+        if conn is not None:
+            conn.close()
+
+    cpu_start = time.process_time()
+    workers = [threading.Thread(target=drive, args=(samples[i],), daemon=True) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    cpu = (time.process_time() - cpu_start) / (time.perf_counter() - start)
+    every = [sample for per_thread in samples for sample in per_thread]
+    ok = sorted(latency for latency, status in every if 200 <= status < 300)
+    return {
+        "requests_per_s": len(ok) / duration,
+        "p50_ms": _percentile(ok, 0.50) * 1000,
+        "p99_ms": _percentile(ok, 0.99) * 1000,
+        "mean_ms": (sum(ok) / len(ok) * 1000) if ok else float("nan"),
+        "requests": len(every),
+        "errors": len(every) - len(ok),
+        "statuses": dict(Counter(str(status) for _, status in every)),
+        "client_cpu_cores": round(cpu, 2),
+    }
+
+
+def check(port: int, target: Target) -> int:
+    """Send ``target`` once; raise with the answer unless it is 2xx (a 401 or 301 would look fast)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request(target.method, target.path, body=target.body, headers=target.headers)
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    if not 200 <= response.status < 300:
+        raise RuntimeError(f"{target.name} answered {response.status}: {body[:500]!r}")
+    return response.status
+
+
+# --- Servers -------------------------------------------------------------------------------------
+
+
+@contextmanager
+def serve(env: dict[str, str], settings_module: str, log_path: Path) -> Iterator[int]:
+    """gunicorn with gunicorn.conf.py and ``settings_module`` on a free loopback port; yields the port."""
+    from tests.support.processes import web_server
+
+    try:
+        with web_server(log_path, env={**env, "DJANGO_SETTINGS_MODULE": settings_module}) as base_url:
+            yield int(base_url.rsplit(":", 1)[1])
+    except (RuntimeError, TimeoutError) as exc:
+        log = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
+        raise RuntimeError(f"gunicorn ({settings_module}): {exc}\n{log}") from exc
+
+
+def server_shape() -> dict[str, int]:
+    """gunicorn's processes and threads as gunicorn.conf.py will read them from this environment."""
+    return {
+        "processes": int(os.environ.get("WEB_CONCURRENCY", "2")),
+        "threads": int(os.environ.get("GUNICORN_THREADS", "16")),
+    }
+
+
+def run_backend(backend: str, *, threads: int, duration: float, warmup: float) -> dict[str, Any]:
+    """Seed a fresh ``backend`` database, then load each endpoint, then the bare view."""
+    with fresh_environment(backend, label="api") as env:
+        seeded = run_child("bench.bench_api", ["--setup", str(SEED_ROWS)], env)
+        auth = {"X-API-Key": seeded["api_key"]}
+        targets = [
+            Target("GET /api/v1/generations/{id}", "GET", f"/api/v1/generations/{seeded['generation_id']}", auth),
+            Target("GET /api/v1/images?limit=50", "GET", "/api/v1/images?limit=50", auth),
+            # Last: every answer adds a queued generation, which the reads above should not see.
+            Target("POST /api/v1/generations", "POST", "/api/v1/generations",
+                   {**auth, "Content-Type": "application/json"}, json.dumps(POST_BODY).encode()),
+        ]  # fmt: skip
+        var = Path(env["IMAGEGEN_VAR_DIR"])
+        endpoints = {}
+        with serve(env, "imagegen.settings", var / "gunicorn.log") as port:
+            for target in targets:
+                check(port, target)
+                endpoints[target.name] = load(port, target, threads=threads, duration=duration, warmup=warmup)
+        bare_target = Target("bare Django JSON view", "GET", BARE_PATH, auth)
+        with serve(env, "bench.settings_baseline", var / "gunicorn-baseline.log") as port:
+            check(port, bare_target)
+            bare = load(port, bare_target, threads=threads, duration=duration, warmup=warmup)
+    return {"backend": backend, "seed_rows": SEED_ROWS, "endpoints": endpoints, "bare": bare}
+
+
+def run(*, quick: bool = False, threads: int = 8, duration: float | None = None, warmup: float | None = None) -> dict:
+    """The API benchmark on every configured backend (see ``backends()``); returns its figures."""
+    duration = duration if duration is not None else (1.0 if quick else 5.0)
+    warmup = warmup if warmup is not None else (0.3 if quick else 1.0)
+    return {
+        "server": server_shape(),
+        "load": {"threads": threads, "duration_s": duration, "warmup_s": warmup},
+        "backends": [run_backend(b, threads=threads, duration=duration, warmup=warmup) for b in backends()],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 s per endpoint after 0.3 s warm-up")
+    parser.add_argument("--threads", type=int, default=8, help="load generator connections (default 8)")
+    parser.add_argument("--duration", type=float, help="seconds counted per endpoint (default 5)")
+    parser.add_argument("--warmup", type=float, help="seconds sent before counting (default 1)")
+    parser.add_argument("--setup", type=int, metavar="ROWS", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.setup is not None:
+        print(json.dumps(_setup(args.setup)))
+        return
+    from bench.run import api_rows, print_table
+
+    print_table(api_rows(run(quick=args.quick, threads=args.threads, duration=args.duration, warmup=args.warmup)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,288 @@
+"""Every benchmark, one table: ``python -m bench.run`` (or ``make bench``).
+
+    .venv/bin/python -m bench.run                      # everything (about 5 minutes on 2 cores)
+    .venv/bin/python -m bench.run --quick              # short durations, few jobs: a smoke run
+    .venv/bin/python -m bench.run --only api --only queries
+    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python -m bench.run
+
+Sections: ``api`` (bench_api: requests/s and latency of the read endpoints and of POST
+/generations against a bare Django view), ``pipeline`` (bench_pipeline: what the queue, worker
+and storage add to a job, embedded broker and SQS on moto), ``derivatives`` (bench_derivatives:
+make_derivatives against naive Pillow), ``queries`` (bench_queries: SQL queries per list page
+at 1 and 100 rows). Every ratio is ours / reference. The table is printed and written, with
+every raw figure, to bench/out/results.json. Figures only: nothing here passes or fails on speed.
+A section that breaks is reported in the table and makes the exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = BASE_DIR / "bench" / "out" / "results.json"
+SECTIONS = ("api", "pipeline", "derivatives", "queries")
+PIPELINE_MODES = ("embedded", "sqs")
+
+Row = dict[str, Any]
+
+
+def row(benchmark: str, measure: str, ours: float | None, reference: float | None = None, reference_name: str = "",
+        note: str = "") -> Row:  # fmt: skip
+    """One line of the table; ``ratio`` is ours / reference when there is a reference."""
+    ratio = ours / reference if ours is not None and reference else None
+    return {"benchmark": benchmark, "measure": measure, "ours": ours, "reference": reference,
+            "reference_name": reference_name, "ratio": ratio, "note": note}  # fmt: skip
+
+
+# --- Sections ------------------------------------------------------------------------------------
+
+
+def run_api(quick: bool) -> dict:
+    from bench import bench_api
+
+    return bench_api.run(quick=quick)
+
+
+def run_queries(quick: bool) -> dict:
+    from bench import bench_queries
+
+    return bench_queries.run(quick=quick)
+
+
+def run_pipeline(quick: bool) -> dict:
+    """bench_pipeline's measurement, each broker in its own fresh environment."""
+    from bench import bench_pipeline
+
+    jobs = 2 if quick else 50
+    return {"jobs": jobs, "size": bench_pipeline.SIZE,
+            "modes": {mode: bench_pipeline._run_mode(mode, jobs) for mode in PIPELINE_MODES}}  # fmt: skip
+
+
+def run_derivatives(quick: bool) -> dict:
+    """bench_derivatives' measurement: each variant once per round, every run in a fresh process.
+
+    Uses its test photo and its ``--child`` runner (one JSON line per run); rounds alternate the
+    variants so a busy moment on a shared machine falls on all of them.
+    """
+    from bench import bench_derivatives
+
+    runs = 1 if quick else 5
+    data = bench_derivatives.test_photo()
+    variants: dict[str, dict[str, Any]] = {
+        v: {"wall": [], "cpu": [], "peak_kib": 0, "baseline_kib": 0} for v in bench_derivatives.VARIANTS
+    }
+    with tempfile.NamedTemporaryFile(suffix=".jpg") as photo:
+        photo.write(data)
+        photo.flush()
+        for _ in range(runs):
+            for variant, figures in variants.items():
+                cmd = [sys.executable, "-m", "bench.bench_derivatives", "--child", variant, photo.name, "--runs", "1"]
+                done = subprocess.run(cmd, cwd=BASE_DIR, capture_output=True, text=True, timeout=600)
+                if done.returncode != 0:
+                    raise RuntimeError(f"bench_derivatives --child {variant}: {done.stderr[-2000:]}")
+                one = json.loads(done.stdout.strip().splitlines()[-1])
+                figures["wall"] += one["wall"]
+                figures["cpu"] += one["cpu"]
+                if one["peak_kib"] - one["baseline_kib"] > figures["peak_kib"] - figures["baseline_kib"]:
+                    figures["peak_kib"], figures["baseline_kib"] = one["peak_kib"], one["baseline_kib"]
+    width, height = bench_derivatives.SIZE
+    return {"size": f"{width}x{height}", "jpeg_bytes": len(data), "runs": runs, "variants": variants}
+
+
+RUNNERS: dict[str, Callable[[bool], dict]] = {
+    "api": run_api,
+    "pipeline": run_pipeline,
+    "derivatives": run_derivatives,
+    "queries": run_queries,
+}
+
+# --- Rows ----------------------------------------------------------------------------------------
+
+
+def api_rows(result: dict) -> list[Row]:
+    rows = []
+    load = result["load"]
+    for backend in result["backends"]:
+        bench, bare = f"API ({backend['backend']})", backend["bare"]
+        for name, figures in backend["endpoints"].items():
+            notes = []
+            if figures["errors"]:
+                notes.append(f"{figures['errors']} non-2xx: {figures['statuses']}")
+            if figures["client_cpu_cores"] > 0.85:
+                notes.append(f"load generator at {figures['client_cpu_cores']:.2f} cores")
+            vs = "bare GET" if name.startswith("POST") else "bare view"
+            rows.append(row(bench, f"{name}: requests/s", figures["requests_per_s"], bare["requests_per_s"], vs,
+                            "; ".join(notes)))  # fmt: skip
+            rows.append(row(bench, f"{name}: p50 ms", figures["p50_ms"], bare["p50_ms"], vs))
+            rows.append(row(bench, f"{name}: p99 ms", figures["p99_ms"], bare["p99_ms"], vs))
+        rows.append(row(bench, "bare Django JSON view: requests/s", bare["requests_per_s"],
+                        note=f"p50 {bare['p50_ms']:.1f} ms, p99 {bare['p99_ms']:.1f} ms; "
+                             f"{load['threads']} connections, {load['duration_s']:g} s each"))  # fmt: skip
+    return rows
+
+
+def pipeline_rows(result: dict) -> list[Row]:
+    rows = []
+    size = result["size"]
+    for mode, r in result["modes"].items():
+        rows.append(row("Pipeline", f"{mode} broker: job latency ms ({size}x{size}, median of {r['jobs']})",
+                        r["latency_ms"], r["render_ms"], "render alone"))  # fmt: skip
+        rows.append(row("Pipeline", f"{mode} broker: overhead ms (latency - render)", r["overhead_ms"],
+                        note=f"p90 {r['overhead_p90_ms']:.0f} ms"))  # fmt: skip
+    return rows
+
+
+def derivative_rows(result: dict) -> list[Row]:
+    variants = result["variants"]
+    naive = variants["naive"]
+
+    def median_ms(values: list[float]) -> float:
+        return statistics.median(values) * 1000
+
+    def above_mib(figures: dict) -> float:
+        return (figures["peak_kib"] - figures["baseline_kib"]) / 1024
+
+    runs, size = result["runs"], result["size"]
+    rows = []
+    for variant in (v for v in variants if v != "naive"):
+        figures = variants[variant]
+        rows.append(row("Derivatives", f"{variant}: wall ms, {size} JPEG (median of {runs})",
+                        median_ms(figures["wall"]), median_ms(naive["wall"]), "naive Pillow"))  # fmt: skip
+        rows.append(row("Derivatives", f"{variant}: CPU ms", median_ms(figures["cpu"]), median_ms(naive["cpu"]),
+                        "naive Pillow"))  # fmt: skip
+        rows.append(row("Derivatives", f"{variant}: peak memory above baseline MiB", above_mib(figures),
+                        above_mib(naive), "naive Pillow"))  # fmt: skip
+    return rows
+
+
+def queries_rows(result: dict) -> list[Row]:
+    few, many = (str(n) for n in result["row_counts"])
+    rows = []
+    for backend in result["backends"]:
+        for path, sizes in backend["pages"].items():
+            rows.append(row(f"Queries ({backend['backend']})", f"GET {path}: SQL queries with {many} rows",
+                            sizes[many]["queries"], sizes[few]["queries"], f"with {few} row",
+                            f"{sizes[many]['results']} results on the page"))  # fmt: skip
+    return rows
+
+
+ROWS: dict[str, Callable[[dict], list[Row]]] = {
+    "api": api_rows,
+    "pipeline": pipeline_rows,
+    "derivatives": derivative_rows,
+    "queries": queries_rows,
+}
+
+# --- Output --------------------------------------------------------------------------------------
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return str(value)
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+
+
+def format_table(rows: list[Row]) -> str:
+    """The rows as a Markdown table (it reads as plain text too, and pastes into the README)."""
+    header = ["benchmark", "measure", "ours", "reference", "ours / ref", "note"]
+    cells = [
+        [
+            r["benchmark"],
+            r["measure"],
+            _number(r["ours"]),
+            f"{_number(r['reference'])} ({r['reference_name']})" if r["reference"] is not None else "-",
+            f"{r['ratio']:.2f}" if r["ratio"] is not None else "-",
+            r["note"],
+        ]
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
+    right = {2, 3, 4}  # numbers line up on the right
+
+    def line(values: list[str]) -> str:
+        padded = [v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths, strict=True))]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = "|" + "|".join("-" * (w + 1) + ":" if i in right else "-" * (w + 2) for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(header), rule, *(line(c) for c in cells)])
+
+
+def print_table(rows: list[Row]) -> None:
+    print(format_table(rows), flush=True)
+
+
+def _machine() -> dict[str, Any]:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BASE_DIR, capture_output=True, text=True)
+    from bench.bench_api import server_shape
+
+    return {
+        "cpus": os.cpu_count(),
+        "load_average": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "commit": commit.stdout.strip() if commit.returncode == 0 else "",
+        "gunicorn": server_shape(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short durations and few jobs (the smoke test's run)")
+    parser.add_argument("--only", action="append", choices=SECTIONS, metavar="NAME",
+                        help=f"run only this section (repeatable): {', '.join(SECTIONS)}")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output (default bench/out/results.json)")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(BASE_DIR))
+    chosen = [s for s in SECTIONS if s in (args.only or SECTIONS)]
+    started = dt.datetime.now(dt.UTC)
+    machine = _machine()
+    print(f"Imagegen benchmarks{' (--quick)' if args.quick else ''}: {', '.join(chosen)}; "
+          f"{machine['cpus']} CPUs, load average {machine['load_average']}, Python {machine['python']}, "
+          f"commit {machine['commit'] or '?'}", flush=True)  # fmt: skip
+    results: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    rows: list[Row] = []
+    for section in chosen:
+        print(f"... {section}", flush=True)
+        try:
+            results[section] = RUNNERS[section](args.quick)
+            rows += ROWS[section](results[section])
+        except (Exception, SystemExit) as exc:  # one broken section must not hide the others' figures
+            errors[section] = traceback.format_exc()
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            rows.append(row(section, "FAILED", None, note=first_line[:200]))
+    machine["load_average_end"] = round(os.getloadavg()[0], 2)
+    gunicorn = machine["gunicorn"]
+    print(f"\ngunicorn: {gunicorn['processes']} processes x {gunicorn['threads']} threads (gthread); "
+          f"load average {machine['load_average']} at start, {machine['load_average_end']} at end; "
+          f"ratios are ours / reference\n")  # fmt: skip
+    print_table(rows)
+    for section, trace in errors.items():
+        print(f"\n{section} failed:\n{trace}", file=sys.stderr)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
+    document = {"started_at": started.isoformat(), "seconds": seconds, "quick": args.quick, "machine": machine,
+                "table": rows, "results": results, "errors": errors}  # fmt: skip
+    args.out.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    print(f"\nwritten to {args.out}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
