@@ -42,6 +42,11 @@ format: install-dev
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Every benchmark in one table (also written to bench/out/results.json); e.g. BENCH_ARGS='--quick' or '--only api'.
+BENCH_ARGS ?=
+bench: install-dev
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 # No Docker engine needed: runs the image's steps in the virtualenv, then `docker compose config` if a client exists.
 docker-check: install-dev
 	$(BIN)/pytest -q tests/test_dockerfile.py tests/images/test_aws_setup.py

@@ -85,19 +85,30 @@ def backends() -> list[str]:
 
 @contextmanager
 def fresh_postgres_database(server_url: str) -> Iterator[str]:
-    """Create an empty database on ``server_url``'s server; yield its URL; drop it on exit."""
+    """Create an empty database on ``server_url``'s server; yield its URL; drop it on exit.
+
+    The role needs CREATEDB (``postgres`` has it).
+    """
     from urllib.parse import urlsplit, urlunsplit
 
     import psycopg
     from psycopg import sql
 
+    def connect() -> psycopg.Connection:
+        # Only the server matters: the URL's database may not exist (e.g. the suite's DATABASE_URL,
+        # whose tests run in test_<name>), so fall back on the maintenance database.
+        try:
+            return psycopg.connect(server_url, autocommit=True)
+        except psycopg.OperationalError:
+            return psycopg.connect(server_url, dbname="postgres", autocommit=True)
+
     name = f"imagegen_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
+    with connect() as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
     finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
+        with connect() as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 

@@ -258,8 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     errors: dict[str, str] = {}
     rows: list[Row] = []
+    machine["load_average_by_section"] = {}
     for section in chosen:
-        print(f"... {section}", flush=True)
+        # Other people's work on a shared machine shows here: read the figures with it.
+        load = machine["load_average_by_section"][section] = round(os.getloadavg()[0], 2)
+        print(f"... {section} (load average {load})", flush=True)
         try:
             results[section] = RUNNERS[section](args.quick)
             rows += ROWS[section](results[section])
