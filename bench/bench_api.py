@@ -224,12 +224,40 @@ def _percentile(ordered: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)] if ordered else float("nan")
 
 
+def server_cpu_seconds(port: int) -> float | None:
+    """CPU time (user + system) so far of the gunicorn bound to ``port``: its master and workers.
+
+    Read from /proc (None elsewhere). Unlike requests/s, CPU per request barely moves when
+    other work shares the machine, so it is the steadier figure here.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    bind = f"127.0.0.1:{port}".encode()
+    stats: dict[int, tuple[int, int]] = {}  # pid -> (parent pid, CPU ticks)
+    masters = set()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended while we looked
+        stats[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+        if b"gunicorn" in cmdline and bind in cmdline:
+            masters.add(int(entry.name))
+    ticks = sum(t for pid, (ppid, t) in stats.items() if pid in masters or ppid in masters)
+    return ticks / os.sysconf("SC_CLK_TCK") if masters else None
+
+
 def load(port: int, target: Target, *, threads: int, duration: float, warmup: float) -> dict[str, Any]:
     """Send ``target`` from ``threads`` keep-alive connections for ``warmup + duration`` seconds.
 
     Requests that end during the last ``duration`` seconds are counted. Returns requests/s (2xx
-    answers only), p50/p99/mean latency in ms, the status counts, and this process's CPU use as a
-    share of one core (near 1.0 means the load generator, not the server, was the limit).
+    answers only), p50/p99/mean latency in ms, the status counts, the server's CPU time per
+    counted request (from /proc, when the server is a gunicorn on ``port``), and this process's
+    CPU use as a share of one core (near 1.0 means the load generator, not the server, was the limit).
     """
     start = time.perf_counter()
     counted_from, stop_at = start + warmup, start + warmup + duration
@@ -262,11 +290,16 @@ def load(port: int, target: Target, *, threads: int, duration: float, warmup: fl
     workers = [threading.Thread(target=drive, args=(samples[i],), daemon=True) for i in range(threads)]
     for worker in workers:
         worker.start()
+    time.sleep(max(0.0, counted_from - time.perf_counter()))
+    server_from = server_cpu_seconds(port)
+    time.sleep(max(0.0, stop_at - time.perf_counter()))
+    server_to = server_cpu_seconds(port)
     for worker in workers:
         worker.join()
     cpu = (time.process_time() - cpu_start) / (time.perf_counter() - start)
     every = [sample for per_thread in samples for sample in per_thread]
     ok = sorted(latency for latency, status in every if 200 <= status < 300)
+    server_cpu = server_to - server_from if server_from is not None and server_to is not None else None
     return {
         "requests_per_s": len(ok) / duration,
         "p50_ms": _percentile(ok, 0.50) * 1000,
@@ -276,6 +309,8 @@ def load(port: int, target: Target, *, threads: int, duration: float, warmup: fl
         "errors": len(every) - len(ok),
         "statuses": dict(Counter(str(status) for _, status in every)),
         "client_cpu_cores": round(cpu, 2),
+        "server_cpu_cores": round(server_cpu / duration, 2) if server_cpu is not None else None,
+        "server_cpu_ms_per_request": server_cpu * 1000 / len(ok) if server_cpu is not None and ok else None,
     }
 
 

@@ -127,6 +127,10 @@ def api_rows(result: dict) -> list[Row]:
                             "; ".join(notes)))  # fmt: skip
             rows.append(row(bench, f"{name}: p50 ms", figures["p50_ms"], bare["p50_ms"], vs))
             rows.append(row(bench, f"{name}: p99 ms", figures["p99_ms"], bare["p99_ms"], vs))
+            if figures.get("server_cpu_ms_per_request") is not None:
+                busy = f"server busy {figures['server_cpu_cores']:.2f} of {os.cpu_count()} cores"
+                rows.append(row(bench, f"{name}: server CPU ms per request", figures["server_cpu_ms_per_request"],
+                                bare["server_cpu_ms_per_request"], vs, busy))  # fmt: skip
         rows.append(row(bench, "bare Django JSON view: requests/s", bare["requests_per_s"],
                         note=f"p50 {bare['p50_ms']:.1f} ms, p99 {bare['p99_ms']:.1f} ms; "
                              f"{load['threads']} connections, {load['duration_s']:g} s each"))  # fmt: skip
