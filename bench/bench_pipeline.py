@@ -36,7 +36,7 @@ def _run_mode(mode: str, jobs: int) -> dict:
         env.update(
             DJANGO_SETTINGS_MODULE="imagegen.settings",
             IMAGEGEN_VAR_DIR=var,
-            SECRET_KEY="bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+            SECRET_KEY="bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",  # noqa: S106 - a throwaway key for a benchmark child
             ALLOWED_HOSTS="localhost",
             LOG_LEVEL="WARNING",
         )

@@ -236,7 +236,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Imagegen API",
     "DESCRIPTION": (
         "Self-hosted AI image generation. Authenticate with `Authorization: Bearer <JWT access token or API key>` "
-        "or `X-API-Key: <API key>`. Every error is `{\"error\": {code, message, field, details?}}`."
+        'or `X-API-Key: <API key>`. Every error is `{"error": {code, message, field, details?}}`.'
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from imagegen.api.errors import ApiError, exception_handler
 from images import params
 from images.models import Generation
 from images.providers import configured_providers, default_provider_name
@@ -26,7 +27,6 @@ from images.serializers import GenerationParams, absolute
 from images.services.generations import WAIT_SLOTS, generation_create, generation_wait
 from images.storage import file_url, read_bytes
 from images.styles import STYLES, styled_prompt
-from imagegen.api.errors import ApiError, exception_handler
 
 # The client's own words for the error classes it raises.
 _TYPES = {401: "authentication_error", 403: "permission_error", 404: "invalid_request_error", 429: "rate_limit_error"}
@@ -102,8 +102,10 @@ class OpenAIView(APIView):
 class ImagesGenerationsView(OpenAIView):
     @extend_schema(
         request=OpenAIImageRequest,
-        responses=inline_serializer("OpenAIImagesResponse", {"created": serializers.IntegerField(),
-                                    "data": serializers.ListField(child=serializers.DictField())}),  # fmt: skip
+        responses=inline_serializer(
+            "OpenAIImagesResponse",
+            {"created": serializers.IntegerField(), "data": serializers.ListField(child=serializers.DictField())},
+        ),
         summary="OpenAI-compatible image generation (waits for the result)",
         tags=["openai-compatible"],
     )
@@ -158,8 +160,10 @@ class ImagesGenerationsView(OpenAIView):
 
 class ModelsView(OpenAIView):
     @extend_schema(
-        responses=inline_serializer("OpenAIModelList", {"object": serializers.CharField(),
-                                    "data": serializers.ListField(child=serializers.DictField())}),  # fmt: skip
+        responses=inline_serializer(
+            "OpenAIModelList",
+            {"object": serializers.CharField(), "data": serializers.ListField(child=serializers.DictField())},
+        ),
         summary="Models of the configured providers",
         tags=["openai-compatible"],
     )
