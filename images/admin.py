@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
 from images.models import Generation, Image, Tag, WebhookDelivery
@@ -113,6 +113,13 @@ class GenerationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        # Staff asking "why did this fail with provider_not_configured?" see the answer above the list.
+        from imagegen.health import provider_status
+
+        context = {"providers": provider_status(), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=context)
 
     @admin.action(description="Retry selected failed or canceled generations")
     def retry(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:

@@ -92,3 +92,14 @@ def test_cancel_stops_a_queued_generation(staff, user):
     action(staff, "/admin/images/generation/", "cancel", [queued])
     queued.refresh_from_db()
     assert queued.status == Generation.Status.CANCELED
+
+
+def test_the_generation_list_shows_which_providers_are_configured(staff, settings):
+    settings.OPENAI_API_KEY = "sk-test"
+    settings.KIE_API_KEY = ""
+    html = staff.get("/admin/images/generation/").content.decode()
+    panel = html[html.index('id="providers"') : html.index("</table>", html.index('id="providers"'))]
+    rows = {name: panel[panel.index(f"<td>{name}") :].split("</tr>")[0] for name in ("builtin", "openai", "kie")}
+    assert "(default)" in rows["builtin"] and "yes" in rows["builtin"] and "builtin-v1" in rows["builtin"]
+    assert "yes" in rows["openai"] and "gpt-image" in rows["openai"]
+    assert "its settings are missing" in rows["kie"]
