@@ -10,6 +10,7 @@ from images.providers.kie import KieProvider, nearest_aspect_ratio
 from tests.support.fake_kie import KONTEXT_CREATE, KONTEXT_RECORD, MARKET_CREATE, MARKET_RECORD, FakeKie
 from tests.support.fake_openai import FakeServer, Reply, png_bytes
 from tests.support.processes import free_port
+from tests.support.providers import Calls
 
 
 @pytest.fixture
@@ -26,20 +27,6 @@ def kie_settings(settings, fake):
     settings.KIE_POLL_INTERVAL = 0.01
     settings.KIE_TIMEOUT = 30
     return settings
-
-
-class Calls:
-    def __init__(self, cancel_after: int | None = None) -> None:
-        self.progress: list[int] = []
-        self.cancel_checks = 0
-        self.cancel_after = cancel_after
-
-    def on_progress(self, percent: int) -> None:
-        self.progress.append(percent)
-
-    def should_cancel(self) -> bool:
-        self.cancel_checks += 1
-        return self.cancel_after is not None and self.cancel_checks > self.cancel_after
 
 
 def render(**overrides) -> RenderRequest:

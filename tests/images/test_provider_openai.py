@@ -10,6 +10,7 @@ from images.providers.base import GenerationCanceled, Provider, ProviderError, R
 from images.providers.openai import OpenAIProvider
 from tests.support.fake_openai import FakeOpenAI, FakeServer, Reply, b64_reply, error_reply, png_bytes, url_reply
 from tests.support.processes import free_port
+from tests.support.providers import Calls
 
 
 @pytest.fixture
@@ -32,22 +33,6 @@ def openai_settings(settings, fake):
     settings.OPENAI_IMAGE_MODEL = "gpt-image-2"
     settings.OPENAI_TIMEOUT = 10
     return settings
-
-
-class Calls:
-    """on_progress / should_cancel stand-ins that remember what they saw."""
-
-    def __init__(self, cancel_after: int | None = None) -> None:
-        self.progress: list[int] = []
-        self.cancel_checks = 0
-        self.cancel_after = cancel_after
-
-    def on_progress(self, percent: int) -> None:
-        self.progress.append(percent)
-
-    def should_cancel(self) -> bool:
-        self.cancel_checks += 1
-        return self.cancel_after is not None and self.cancel_checks > self.cancel_after
 
 
 def render(**overrides) -> RenderRequest:

@@ -59,3 +59,19 @@ class FakeProvider:
             Image.new("RGB", (request.width, request.height), color).save(buffer, "PNG")
             outputs.append(GeneratedImage(buffer.getvalue(), "image/png", request.width, request.height))
         return outputs
+
+
+class Calls:
+    """on_progress / should_cancel stand-ins for calling a provider directly; they remember what they saw."""
+
+    def __init__(self, cancel_after: int | None = None) -> None:
+        self.progress: list[int] = []
+        self.cancel_checks = 0
+        self.cancel_after = cancel_after
+
+    def on_progress(self, percent: int) -> None:
+        self.progress.append(percent)
+
+    def should_cancel(self) -> bool:
+        self.cancel_checks += 1
+        return self.cancel_after is not None and self.cancel_checks > self.cancel_after
