@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.factories import UserFactory
+
 
 @pytest.fixture(autouse=True)
 def _clear_cache(request: pytest.FixtureRequest) -> None:
@@ -18,3 +20,26 @@ def _clear_cache(request: pytest.FixtureRequest) -> None:
         from django.core.cache import cache
 
         cache.clear()
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def own_media_folder(settings, tmp_path):
+    """Store this test's files in a folder of its own (folders opt in with an autouse ``media_root``)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "media", "base_url": "/media/"},
+        },
+    }
+    return tmp_path / "media"

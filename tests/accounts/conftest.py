@@ -6,18 +6,12 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.services import tokens_for_user
-from tests.factories import UserFactory
 
 
 @pytest.fixture
 def client_() -> APIClient:
     """An unauthenticated API client."""
     return APIClient()
-
-
-@pytest.fixture
-def user(db):
-    return UserFactory()
 
 
 @pytest.fixture

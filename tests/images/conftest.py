@@ -5,18 +5,6 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import UserFactory
-
-
-@pytest.fixture
-def user(db):
-    return UserFactory()
-
-
-@pytest.fixture
-def other_user(db):
-    return UserFactory()
-
 
 @pytest.fixture
 def api(user) -> APIClient:
@@ -26,13 +14,6 @@ def api(user) -> APIClient:
 
 
 @pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
+def media_root(own_media_folder):
     """Each test stores files in its own folder."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "media", "base_url": "/media/"},
-        },
-    }
-    return tmp_path / "media"
+    return own_media_folder

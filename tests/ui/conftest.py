@@ -10,31 +10,13 @@ from PIL import Image as PILImage
 
 from images.models import Generation, Image
 from images.services.pipeline import generation_run
-from tests.factories import UserFactory
 from tests.images.factories import GenerationFactory
 
 
 @pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
+def media_root(own_media_folder):
     """Each test stores files in its own folder."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path / "media", "base_url": "/media/"},
-        },
-    }
-    return tmp_path / "media"
-
-
-@pytest.fixture
-def user(db):
-    return UserFactory()
-
-
-@pytest.fixture
-def other_user(db):
-    return UserFactory()
+    return own_media_folder
 
 
 @pytest.fixture
