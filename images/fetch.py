@@ -31,13 +31,11 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin, urlsplit
-
-if TYPE_CHECKING:
-    pass
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -436,9 +434,24 @@ def _connect(target: Target, addresses: list, context: ssl.SSLContext, deadline:
     raise FetchError("connection_failed", f"could not connect to {target.host}: {failure}")
 
 
+@contextmanager
+def _exchange_errors(target: Target, deadline: _Deadline, *, reading_body: bool = False) -> Iterator[None]:
+    """Socket and HTTP failures during a request or its body, as a :class:`FetchError` naming the host."""
+    try:
+        yield
+    except TimeoutError:
+        what = "the fetch took longer than" if reading_body else f"{target.host} did not answer within"
+        raise FetchError("timeout", f"{what} {deadline.timeout:g} s") from None
+    except http.client.HTTPException as exc:
+        what = "broke off the response" if reading_body else "sent a malformed response"
+        raise FetchError("http_error", f"{target.host} {what} ({type(exc).__name__})") from None
+    except OSError as exc:
+        raise FetchError("connection_failed", f"connection to {target.host} failed: {exc}") from None
+
+
 def _send(conn: _Pinned, target: Target, deadline: _Deadline) -> http.client.HTTPResponse:
     http_conn: http.client.HTTPConnection = conn  # type: ignore[assignment]
-    try:
+    with _exchange_errors(target, deadline):
         http_conn.putrequest("GET", target.path, skip_accept_encoding=True)
         http_conn.putheader("User-Agent", USER_AGENT)
         http_conn.putheader("Accept", "image/*")
@@ -446,12 +459,6 @@ def _send(conn: _Pinned, target: Target, deadline: _Deadline) -> http.client.HTT
         http_conn.endheaders()
         conn.raw_sock.settimeout(deadline.left())
         return http_conn.getresponse()
-    except TimeoutError:
-        raise FetchError("timeout", f"{target.host} did not answer within {deadline.timeout:g} s") from None
-    except http.client.HTTPException as exc:
-        raise FetchError("http_error", f"{target.host} sent a malformed response ({type(exc).__name__})") from None
-    except OSError as exc:
-        raise FetchError("connection_failed", f"connection to {target.host} failed: {exc}") from None
 
 
 def _read_body(
@@ -470,7 +477,7 @@ def _read_body(
             raise FetchError("too_large", f"the image is {size} bytes; the limit is {max_bytes}")
     chunks: list[bytes] = []
     total = 0
-    try:
+    with _exchange_errors(target, deadline, reading_body=True):
         while True:
             # One socket read per loop, so a slow trickle cannot outlast the deadline.
             conn.raw_sock.settimeout(deadline.left())
@@ -481,12 +488,6 @@ def _read_body(
             if total > max_bytes:
                 raise FetchError("too_large", f"the image is larger than the limit of {max_bytes} bytes")
             chunks.append(chunk)
-    except TimeoutError:
-        raise FetchError("timeout", f"the fetch took longer than {deadline.timeout:g} s") from None
-    except http.client.HTTPException as exc:
-        raise FetchError("http_error", f"{target.host} broke off the response ({type(exc).__name__})") from None
-    except OSError as exc:
-        raise FetchError("connection_failed", f"connection to {target.host} failed: {exc}") from None
     return b"".join(chunks)
 
 
@@ -515,19 +516,14 @@ def post_pinned(
     conn = _connect(target, _resolve(target, policy, deadline), ssl_context or _default_ssl_context(), deadline)
     http_conn: http.client.HTTPConnection = conn  # type: ignore[assignment]
     try:
-        http_conn.putrequest("POST", target.path, skip_accept_encoding=True)
-        for name, value in {**headers, "Content-Length": str(len(body))}.items():
-            http_conn.putheader(name, value)
-        http_conn.endheaders(body)
-        conn.raw_sock.settimeout(deadline.left())
-        response = http_conn.getresponse()
-        response.read(_CHUNK)  # what the receiver says is not needed past a glance
-        return response.status
-    except TimeoutError:
-        raise FetchError("timeout", f"{target.host} did not answer within {deadline.timeout:g} s") from None
-    except http.client.HTTPException as exc:
-        raise FetchError("http_error", f"{target.host} sent a malformed response ({type(exc).__name__})") from None
-    except OSError as exc:
-        raise FetchError("connection_failed", f"connection to {target.host} failed: {exc}") from None
+        with _exchange_errors(target, deadline):
+            http_conn.putrequest("POST", target.path, skip_accept_encoding=True)
+            for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                http_conn.putheader(name, value)
+            http_conn.endheaders(body)
+            conn.raw_sock.settimeout(deadline.left())
+            response = http_conn.getresponse()
+            response.read(_CHUNK)  # what the receiver says is not needed past a glance
+            return response.status
     finally:
         conn.close()
