@@ -16,14 +16,18 @@ from images.storage import is_s3, verify_local_signature
 def signed_media(request: HttpRequest, key: str) -> FileResponse:
     if is_s3() or not key.startswith("images/") or ".." in key.split("/"):
         raise Http404("not found")
-    if not verify_local_signature(key, request.GET.get("expires", ""), request.GET.get("signature", "")):
+    attachment = request.GET.get("attachment", "")
+    if not verify_local_signature(
+        key, request.GET.get("expires", ""), request.GET.get("signature", ""), attachment=attachment
+    ):
         raise Http404("not found")
     try:
         handle = default_storage.open(key, "rb")
     except (FileNotFoundError, OSError):
         raise Http404("not found") from None
     content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
-    response = FileResponse(handle, content_type=content_type)
+    # A download link names its file (as S3's ResponseContentDisposition does); a plain one shows it inline.
+    response = FileResponse(handle, content_type=content_type, as_attachment=bool(attachment), filename=attachment)
     patch_cache_control(response, private=True, max_age=300)
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -55,27 +55,33 @@ def delete_keys(keys: list[str]) -> None:
             default_storage.delete(key)
 
 
-def _local_signature(key: str, expires: int) -> str:
-    message = f"{key}:{expires}".encode()
-    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:32]
+def _local_signature(key: str, expires: int, attachment: str = "") -> str:
+    # The attachment name is signed too, so a link cannot be edited to save a file under another name.
+    message = f"{key}:{expires}:{attachment}" if attachment else f"{key}:{expires}"
+    return hmac.new(settings.SECRET_KEY.encode(), message.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def signed_local_url(key: str, *, ttl: int | None = None, now: float | None = None) -> str:
+def signed_local_url(key: str, *, ttl: int | None = None, now: float | None = None, attachment: str = "") -> str:
+    """A relative URL of our media view for ``key``; with ``attachment`` the file downloads under that name."""
     ttl = ttl or settings.PRESIGNED_URL_TTL
     now = time.time() if now is None else now
     expires = math.ceil((now + ttl) / _URL_BUCKET_SECONDS) * _URL_BUCKET_SECONDS
-    query = urlencode({"expires": expires, "signature": _local_signature(key, expires)})
-    return f"{settings.MEDIA_URL}{quote(key)}?{query}"
+    params: dict[str, object] = {"expires": expires, "signature": _local_signature(key, expires, attachment)}
+    if attachment:
+        params["attachment"] = attachment
+    return f"{settings.MEDIA_URL}{quote(key)}?{urlencode(params)}"
 
 
-def verify_local_signature(key: str, expires: str, signature: str, *, now: float | None = None) -> bool:
+def verify_local_signature(
+    key: str, expires: str, signature: str, *, attachment: str = "", now: float | None = None
+) -> bool:
     try:
         expires_at = int(expires)
     except (TypeError, ValueError):
         return False
     if expires_at < (time.time() if now is None else now):
         return False
-    return hmac.compare_digest(_local_signature(key, expires_at), signature or "")
+    return hmac.compare_digest(_local_signature(key, expires_at, attachment), signature or "")
 
 
 def file_url(key: str, *, public: bool = False) -> str:

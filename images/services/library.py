@@ -21,7 +21,7 @@ from django.db.models import QuerySet
 from accounts.models import User
 from imagegen.api.errors import ApiError
 from images.models import Image, Tag
-from images.storage import EXTENSIONS, delete_keys, file_url, is_s3
+from images.storage import EXTENSIONS, delete_keys, file_url, is_s3, signed_local_url
 
 MAX_TAG_LENGTH = 64
 MAX_TAGS = 20
@@ -170,8 +170,8 @@ def download_filename(image: Image, *, variant: str, content_type: str) -> str:
 def image_download_url(*, user: User, image_id: object, variant: str = "original") -> str:
     """A URL of one of the image's files, to redirect a download to.
 
-    On S3 the presigned URL asks S3 to answer with ``Content-Disposition:
-    attachment``; CDN and signed local URLs serve the file as it is.
+    Presigned S3 URLs and signed local URLs answer with ``Content-Disposition:
+    attachment`` and a file name; a CDN URL serves the file as it is.
     """
     if variant not in DOWNLOAD_VARIANTS:
         raise ApiError(400, "invalid_choice", f"variant: must be one of {', '.join(DOWNLOAD_VARIANTS)}", "variant")
@@ -186,7 +186,9 @@ def image_download_url(*, user: User, image_id: object, variant: str = "original
             raise ApiError(404, "variant_not_found", f"image {image.pk} has no {variant} variant", "variant")
         key, content_type = stored["key"], stored.get("content_type") or f"image/{stored.get('format', '').lower()}"
     public = image.visibility == Image.Visibility.PUBLIC and not image.is_hidden
-    if is_s3() and not (public and settings.CDN_URL):
-        filename = download_filename(image, variant=variant, content_type=content_type)
+    if public and settings.CDN_URL:
+        return file_url(key, public=True)
+    filename = download_filename(image, variant=variant, content_type=content_type)
+    if is_s3():
         return default_storage.url(key, parameters={"ResponseContentDisposition": f'attachment; filename="{filename}"'})
-    return file_url(key, public=public)
+    return signed_local_url(key, attachment=filename)

@@ -347,6 +347,8 @@ def test_download_redirects_to_a_signed_url_of_the_original(api, user, client):
     assert {"expires", "signature"} <= set(parse_qs(urlsplit(location).query))
     served = client.get(location)
     assert b"".join(served.streaming_content) == b"bytes of " + image.storage_key.encode()
+    assert served["Content-Disposition"].startswith("attachment;")
+    assert "filename=" in served["Content-Disposition"]
 
 
 def test_download_of_a_variant_points_at_that_variant(api, user):

@@ -42,3 +42,14 @@ def test_a_url_for_another_key_does_not_open_this_one(client, stored):
 def test_signed_urls_stay_the_same_for_a_while_so_browsers_can_cache(stored):
     now = 1_000_000_000.0
     assert signed_local_url(stored, now=now) == signed_local_url(stored, now=now + 10)
+
+
+def test_an_attachment_url_downloads_under_its_signed_name(client, stored):
+    url = signed_local_url(stored, attachment="sunset-webp.webp")
+    response = client.get(url)
+    assert response["Content-Disposition"] == 'attachment; filename="sunset-webp.webp"'
+    assert client.get(url.replace("sunset-webp", "payload")).status_code == 404
+
+
+def test_a_plain_url_shows_the_file_inline(client, stored):
+    assert client.get(signed_local_url(stored))["Content-Disposition"].startswith("inline")
