@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import ApiKey, User
+from imagegen.api.strict import RejectUnknownFields
 
 # Long enough for any passphrase, short enough that hashing it costs nothing extra.
 PASSWORD_MAX_LENGTH = 1024
@@ -42,8 +43,11 @@ class VerifyInputSerializer(serializers.Serializer):
     token = serializers.CharField(max_length=4096)
 
 
-class ProfileUpdateInputSerializer(serializers.Serializer):
+class ProfileUpdateInputSerializer(RejectUnknownFields):
     name = serializers.CharField(max_length=150, allow_blank=True)
+
+    def tolerated_fields(self) -> set[str]:
+        return set(ProfileSerializer().fields)
 
 
 class PasswordChangeInputSerializer(serializers.Serializer):

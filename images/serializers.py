@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 from rest_framework.utils import html
 
+from imagegen.api.strict import RejectUnknownFields
 from images import params
 from images.models import Generation, Image
 from images.providers import configured_providers, default_provider_name
@@ -162,7 +164,17 @@ def _choice_error(name: str, value: object, valid: list[str] | tuple[str, ...]) 
     )
 
 
-class GenerationCreateSerializer(serializers.Serializer):
+SIZE_HINT = 'give size as "WxH" (e.g. "512x512") or aspect_ratio + resolution'
+
+
+class GenerationCreateSerializer(RejectUnknownFields):
+    unknown_field_hints: ClassVar[dict[str, str]] = {
+        "width": SIZE_HINT,
+        "height": SIZE_HINT,
+        "num_images": "the number of images is n",
+        "images": "reference images are reference_images (uploaded image ids) or reference_image_urls",
+    }
+
     prompt = serializers.CharField(max_length=params.MAX_PROMPT, trim_whitespace=True)
     negative_prompt = serializers.CharField(
         max_length=params.MAX_PROMPT, required=False, allow_blank=True, trim_whitespace=True, default=""
@@ -332,20 +344,23 @@ class ImageUploadInputSerializer(serializers.Serializer):
     visibility = serializers.ChoiceField(choices=Image.Visibility.choices, default=Image.Visibility.PRIVATE)
 
 
-class ImageUpdateInputSerializer(serializers.Serializer):
+class ImageUpdateInputSerializer(RejectUnknownFields):
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
     category = serializers.CharField(max_length=64, required=False, allow_blank=True)
     tags = TagsField(required=False)
     visibility = serializers.ChoiceField(choices=Image.Visibility.choices, required=False)
 
+    def tolerated_fields(self) -> set[str]:
+        return set(ImageSerializer().fields)
 
-class DirectUploadInputSerializer(serializers.Serializer):
+
+class DirectUploadInputSerializer(RejectUnknownFields):
     filename = serializers.CharField(max_length=255)
     content_type = serializers.CharField(max_length=100, help_text="image/png, image/jpeg, image/webp or image/gif")
     bytes = serializers.IntegerField(min_value=1, help_text="Size of the file to upload, at most MAX_UPLOAD_BYTES")
 
 
-class BulkDeleteInputSerializer(serializers.Serializer):
+class BulkDeleteInputSerializer(RejectUnknownFields):
     ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=100)
 
 

@@ -100,6 +100,12 @@ def test_patch_changes_the_name_and_nothing_else(api, user):
     assert user.email != "x@example.com"
 
 
+def test_patch_refuses_a_field_a_profile_does_not_have(api, user):
+    response = api.patch(ME, {"nmae": "Grace"}, format="json")
+    assert response.status_code == 400
+    assert (error_of(response)["code"], error_of(response)["field"]) == ("unknown_field", "nmae")
+
+
 def test_patch_refuses_a_name_that_is_too_long(api):
     response = api.patch(ME, {"name": "x" * 151}, format="json")
     assert response.status_code == 400

@@ -92,6 +92,22 @@ def test_it_refuses_bad_input_naming_the_field(api, body, field):
     assert not Generation.objects.exists()
 
 
+def test_width_and_height_are_refused_pointing_at_size(api):
+    response = create(api, {"prompt": "x", "width": 512, "height": 512})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("unknown_field", "height")
+    assert set(error["details"]) == {"width", "height"}
+    assert "512x512" in error["message"]
+    assert not Generation.objects.exists()
+
+
+def test_an_unknown_field_is_refused_listing_the_real_ones(api):
+    error = create(api, {"prompt": "x", "negative": "blur"}).json()["error"]
+    assert (error["code"], error["field"]) == ("unknown_field", "negative")
+    assert "negative_prompt" in error["message"]
+
+
 def test_an_unknown_style_lists_the_valid_ones(api):
     error = create(api, {"prompt": "x", "style": "baroque"}).json()["error"]
     assert error["field"] == "style"

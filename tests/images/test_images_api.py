@@ -251,6 +251,23 @@ def test_patch_leaves_fields_it_was_not_given(api, user):
     assert api.patch(f"{URL}/{image.pk}", {"tags": []}, format="json").json()["tags"] == []
 
 
+def test_patch_refuses_a_misspelt_field_instead_of_ignoring_it(api, user):
+    image = ImageFactory(user=user)
+    response = api.patch(f"{URL}/{image.pk}", {"visiblity": "public"}, format="json")
+    assert response.status_code == 400
+    assert (response.json()["error"]["code"], response.json()["error"]["field"]) == ("unknown_field", "visiblity")
+    image.refresh_from_db()
+    assert image.visibility == "private"
+
+
+def test_patch_accepts_the_image_it_read_back_with_one_field_changed(api, user):
+    image = ImageFactory(user=user, title="before")
+    body = {**api.get(f"{URL}/{image.pk}").json(), "title": "after"}
+    response = api.patch(f"{URL}/{image.pk}", body, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["title"] == "after"
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
