@@ -28,7 +28,8 @@ class RejectUnknownFields(serializers.Serializer):
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
             known = {name for name, field in self.fields.items() if not field.read_only}
-            unknown = sorted(str(key) for key in data if key not in known and key not in self.tolerated_fields())
+            allowed = known | self.tolerated_fields()
+            unknown = sorted(str(key) for key in data if key not in allowed)
             if unknown:
                 raise serializers.ValidationError(
                     {key: [ErrorDetail(self._unknown_message(key, known), code="unknown_field")] for key in unknown}
