@@ -144,7 +144,7 @@ def pipeline_rows(result: dict) -> list[Row]:
         rows.append(row("Pipeline", f"{mode} broker: job latency ms ({size}x{size}, median of {r['jobs']})",
                         r["latency_ms"], r["render_ms"], "render alone"))  # fmt: skip
         rows.append(row("Pipeline", f"{mode} broker: overhead ms (latency - render)", r["overhead_ms"],
-                        note=f"p90 {r['overhead_p90_ms']:.0f} ms"))  # fmt: skip
+                        note=f"p90 {r['overhead_p90_ms']:.0f} ms; claimed after {r['pickup_ms']:.0f} ms"))  # fmt: skip
     return rows
 
 

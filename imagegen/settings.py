@@ -343,7 +343,7 @@ if IMAGE_S3_BUCKET:
             "default_acl": None,
             "querystring_auth": True,
             "querystring_expire": PRESIGNED_URL_TTL,
-            "file_overwrite": False,
+            "file_overwrite": True,
         },
     }
 else:

@@ -43,7 +43,7 @@ def s3(moto_url, settings, monkeypatch, media_root):
                 "default_acl": None,
                 "querystring_auth": True,
                 "querystring_expire": 600,
-                "file_overwrite": False,
+                "file_overwrite": True,
             },
         },
     }
@@ -159,3 +159,21 @@ def test_expiry_deletes_objects_sent_to_uncompleted_uploads(api, s3):
 
     assert direct_uploads_expire(older_than=timezone.now()) == 1
     assert keys_in(s3) == set()
+
+
+def test_storing_a_file_is_one_put_that_replaces_what_was_there(s3):
+    from django.core.files.storage import default_storage
+
+    from images.storage import store_bytes
+
+    calls: list[str] = []
+    events = default_storage.connection.meta.client.meta.events
+    events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+    key = "images/u/i/original.png"
+
+    store_bytes(key, b"first")
+    store_bytes(key, b"second")
+
+    assert calls == ["PutObject", "PutObject"]  # no HEAD requests first
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"second"
+    assert keys_in(s3) == {key}
