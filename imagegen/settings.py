@@ -147,13 +147,25 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Shared by every process (web workers, Celery): throttles must agree across them.
+# Optional Redis, for caching and throttle counts shared by several web hosts.
+# Without it everything stays in the database: the embedded default needs no server.
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL and urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
+    raise ImproperlyConfigured("REDIS_URL must be a redis://, rediss:// or unix:// URL")
 CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-        "LOCATION": "imagegen_cache",
-    }
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "imagegen_cache"}
+    )
 }
+# Where throttles count (imagegen/ratelimit.py): one upserted row per client in the
+# database, or one atomic MULTI/EXEC in Redis.
+THROTTLE_STORE = env_str("THROTTLE_STORE", "redis" if REDIS_URL else "database")
+if THROTTLE_STORE not in ("database", "redis"):
+    raise ImproperlyConfigured(f"THROTTLE_STORE must be database or redis, got {THROTTLE_STORE!r}")
+if THROTTLE_STORE == "redis" and not REDIS_URL:
+    raise ImproperlyConfigured("THROTTLE_STORE=redis needs REDIS_URL")
 
 # --- Auth -------------------------------------------------------------------------
 
@@ -204,7 +216,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "imagegen.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "imagegen.api.pagination.CursorPagination",
     "PAGE_SIZE": 20,
-    # Counted in the database cache, so every process shares the counts.
+    # Counted in THROTTLE_STORE, so every process shares the counts.
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttles.AnonRateThrottle", "accounts.throttles.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": _rate("THROTTLE_ANON_RATE", "100/15min"),  # per IP, signed out
@@ -482,6 +494,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-generations": {"task": "images.sweep_generations", "schedule": float(SWEEPER_INTERVAL)},
     "expire-direct-uploads": {"task": "images.expire_direct_uploads", "schedule": 3600.0},
     "expire-old-images": {"task": "images.expire_old_images", "schedule": 3600.0},
+    "delete-expired-rate-counters": {"task": "imagegen.delete_expired_rate_counters", "schedule": 900.0},
 }
 if BROKER_IS_EMBEDDED:
     CELERY_BEAT_SCHEDULE["prune-broker-messages"] = {"task": "imagegen.prune_broker_messages", "schedule": 600.0}

@@ -8,17 +8,20 @@ from tests.factories import UserFactory
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache(request: pytest.FixtureRequest) -> None:
-    """Start every database test with an empty cache: throttle counts (kept in the
-    database cache) must not leak from one test into the next.
+def _clear_rate_counts(request: pytest.FixtureRequest) -> None:
+    """Start every database test with no throttle counts: they must not leak from
+    one test into the next.
 
-    The table lives in the test database, so only tests that use the database
-    can (and need to) clear it; transactional tests leave rows behind.
+    The counters live in the test database, so only tests that use the database
+    can (and need to) clear them; transactional tests leave rows behind.
     """
     if request.node.get_closest_marker("django_db") or "_django_db_helper" in request.fixturenames:
         request.getfixturevalue("_django_db_helper")  # the database first, as the test will have it
         from django.core.cache import cache
 
+        from imagegen.models import RateCounter
+
+        RateCounter.objects.all().delete()
         cache.clear()
 
 
