@@ -12,16 +12,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from imagegen.api.etags import not_modified, response_etag
 from images.filters import GenerationFilter
 from images.serializers import GenerationCreateSerializer, GenerationSerializer
 from images.services.generations import (
     WAIT_SLOTS,
     generation_cancel,
     generation_create,
+    generation_detail,
     generation_get,
     generation_queryset,
     generation_wait,
 )
+from images.storage import url_epoch
 
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+)", re.IGNORECASE)
 
@@ -86,10 +89,24 @@ class GenerationListCreateView(generics.ListAPIView):
 
 
 class GenerationDetailView(APIView):
-    @extend_schema(responses=GenerationSerializer, summary="One generation")
+    @extend_schema(
+        responses={200: GenerationSerializer, 304: None},
+        parameters=[
+            OpenApiParameter(
+                "If-None-Match",
+                str,
+                OpenApiParameter.HEADER,
+                description="The ETag of an earlier answer: 304 if unchanged",
+            )
+        ],
+        summary="One generation",
+    )
     def get(self, request: Request, pk: str) -> Response:
-        generation = generation_get(user=request.user, generation_id=pk)
-        return Response(GenerationSerializer(generation, context={"request": request}).data)
+        generation, fingerprint = generation_detail(user=request.user, generation_id=pk)
+        etag = response_etag(request, f"{fingerprint}:{url_epoch()}")
+        if unchanged := not_modified(request, etag):
+            return unchanged
+        return Response(GenerationSerializer(generation, context={"request": request}).data, headers={"ETag": etag})
 
 
 class GenerationCancelView(APIView):

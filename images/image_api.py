@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from imagegen.api.errors import ApiError, ErrorSerializer
+from imagegen.api.etags import not_modified, response_etag
 from imagegen.api.pagination import CursorPagination
 from images.image_filters import DEFAULT_ORDERING, ORDERINGS, ImageFilter, PublicImageFilter
 from images.models import Image
@@ -28,6 +29,7 @@ from images.serializers import (
     ImageUploadInputSerializer,
 )
 from images.services import library, uploads
+from images.storage import url_epoch
 
 # A multipart body of MAX_FILES files at the limit, plus the form's own overhead.
 _FORM_OVERHEAD = 64 * 1024
@@ -126,10 +128,24 @@ class ImageCompleteView(APIView):
 
 
 class ImageDetailView(APIView):
-    @extend_schema(summary="One image", responses={200: ImageSerializer, **_errors(401, 404)})
+    @extend_schema(
+        summary="One image",
+        responses={200: ImageSerializer, 304: None, **_errors(401, 404)},
+        parameters=[
+            OpenApiParameter(
+                "If-None-Match",
+                str,
+                OpenApiParameter.HEADER,
+                description="The ETag of an earlier answer: 304 if unchanged",
+            )
+        ],
+    )
     def get(self, request: Request, pk: str) -> Response:
         image = library.image_get(user=request.user, image_id=pk)
-        return Response(ImageSerializer(image, context={"request": request}).data)
+        etag = response_etag(request, f"{library.image_fingerprint(image)}:{url_epoch()}")
+        if unchanged := not_modified(request, etag):
+            return unchanged
+        return Response(ImageSerializer(image, context={"request": request}).data, headers={"ETag": etag})
 
     @extend_schema(
         summary="Edit an image's title, tags, category or visibility",

@@ -66,11 +66,20 @@ def _local_signature(key: str, expires: int, attachment: str = "") -> str:
     return hmac.new(settings.SECRET_KEY.encode(), message.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def signed_local_url(key: str, *, ttl: int | None = None, now: float | None = None, attachment: str = "") -> str:
-    """A relative URL of our media view for ``key``; with ``attachment`` the file downloads under that name."""
+def url_epoch(*, ttl: int | None = None, now: float | None = None) -> int:
+    """The period signed URLs made now belong to: they change when it does (every few minutes).
+
+    Part of the ETags of API answers that carry URLs: an answer revalidated
+    within one period holds URLs that are as valid as fresh ones.
+    """
     ttl = ttl or settings.PRESIGNED_URL_TTL
     now = time.time() if now is None else now
-    expires = math.ceil((now + ttl) / _URL_BUCKET_SECONDS) * _URL_BUCKET_SECONDS
+    return math.ceil((now + ttl) / _URL_BUCKET_SECONDS)
+
+
+def signed_local_url(key: str, *, ttl: int | None = None, now: float | None = None, attachment: str = "") -> str:
+    """A relative URL of our media view for ``key``; with ``attachment`` the file downloads under that name."""
+    expires = url_epoch(ttl=ttl, now=now) * _URL_BUCKET_SECONDS
     params: dict[str, object] = {"expires": expires, "signature": _local_signature(key, expires, attachment)}
     if attachment:
         params["attachment"] = attachment

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -22,6 +22,7 @@ from imagegen.api.errors import ApiError
 from images.models import Generation, Image
 from images.params import MAX_SEED
 from images.serializers import GenerationParams
+from images.services.library import with_tag_names
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
@@ -137,30 +138,78 @@ def generation_cancel(*, user: User, generation_id: object) -> Generation:
     return generation_get(user=user, generation_id=generation.pk)
 
 
-def generation_queryset(*, user: User) -> QuerySet[Generation]:
-    """The user's generations with what the API shows of them, in a fixed number of queries."""
-    queued_ahead = (
+def _queued_ahead() -> Subquery:
+    return Subquery(
         Generation.objects.filter(status=Generation.Status.QUEUED, created_at__lt=OuterRef("created_at"))
         .order_by()
         .values("status")
         .annotate(c=Count("pk"))
         .values("c")
     )
+
+
+def generation_queryset(*, user: User) -> QuerySet[Generation]:
+    """The user's generations with what the API shows of them, in two queries whatever their number."""
     return (
         Generation.objects.filter(user=user)
-        .annotate(queued_ahead=Coalesce(Subquery(queued_ahead), 0))
-        .prefetch_related("images__tags")
+        .annotate(queued_ahead=Coalesce(_queued_ahead(), 0))
+        .prefetch_related(Prefetch("images", queryset=with_tag_names(Image.objects.order_by("index"))))
         .order_by("-created_at", "-id")
     )
 
 
-def generation_get(*, user: User, generation_id: object) -> Generation:
-    """One of the user's generations; another user's (or a malformed id) is 404."""
+_GENERATION_FIELDS = [field.attname for field in Generation._meta.concrete_fields]
+_IMAGE_FIELDS = [field.attname for field in Image._meta.concrete_fields]
+_IMAGE_LOOKUPS = [f"images__{field.name}" for field in Image._meta.concrete_fields]
+
+
+def generation_detail(*, user: User, generation_id: object) -> tuple[Generation, str]:
+    """One of the user's generations with its images and their tags, in one query; 404 otherwise.
+
+    Returns the generation (images in ``image_list``, each with ``tag_names``)
+    and a fingerprint of every value read, which changes whenever what the API
+    shows of it does (the ETag of a status poll).
+    """
     try:
         pk = uuid.UUID(str(generation_id))
-        return generation_queryset(user=user).get(pk=pk)
-    except (ValueError, Generation.DoesNotExist):
+    except ValueError:
         raise ApiError(404, "not_found", "generation not found") from None
+    # values_list() follows the reverse relations with LEFT JOINs: one row per image
+    # and tag, and a single row of NULLs for a generation without images.
+    rows = list(
+        Generation.objects.filter(user=user, pk=pk)
+        .annotate(queued_ahead=Coalesce(_queued_ahead(), 0))
+        .values_list(
+            *_GENERATION_FIELDS,
+            "queued_ahead",
+            *_IMAGE_LOOKUPS,
+            "images__tags__name",
+        )
+        .order_by("images__index", "images__id", "images__tags__name")
+    )
+    if not rows:
+        raise ApiError(404, "not_found", "generation not found")
+    size = len(_GENERATION_FIELDS)
+    generation = Generation.from_db("default", _GENERATION_FIELDS, rows[0][:size])
+    generation.queued_ahead = rows[0][size]
+    images: dict[object, Image] = {}
+    for row in rows:
+        values, tag = row[size + 1 : -1], row[-1]
+        if values[0] is None:
+            continue  # no images yet
+        image = images.get(values[0])
+        if image is None:
+            image = images[values[0]] = Image.from_db("default", _IMAGE_FIELDS, values)
+            image.tag_names = []
+        if tag is not None:
+            image.tag_names.append(tag)
+    generation.image_list = list(images.values())
+    return generation, hashlib.blake2b(repr(rows).encode(), digest_size=16).hexdigest()
+
+
+def generation_get(*, user: User, generation_id: object) -> Generation:
+    """One of the user's generations; another user's (or a malformed id) is 404."""
+    return generation_detail(user=user, generation_id=generation_id)[0]
 
 
 class WaitSlots:
