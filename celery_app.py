@@ -18,10 +18,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imagegen.settings")
 app = Celery("imagegen")
 
 from imagegen.boot import load_settings_or_exit  # noqa: E402
+from imagegen.embedded_broker import tune_sqlite_broker  # noqa: E402
 
 load_settings_or_exit()
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Web processes publish and workers consume: both open the embedded broker's file.
+# Only that file is opened through SQLAlchemy here, so this needs no settings yet.
+tune_sqlite_broker()
 
 
 @signals.setup_logging.connect

@@ -1,19 +1,26 @@
-"""API throughput: requests/s and p50/p99 latency of Imagegen's endpoints against a bare Django view.
+"""API throughput: requests/s, latency and server CPU of Imagegen's hot paths against two floors.
 
-    .venv/bin/python -m bench.bench_api                  # 5 s per endpoint after 1 s warm-up, 8 connections
+    .venv/bin/python -m bench.bench_api                  # 5 s per endpoint after 1 s warm-up
     .venv/bin/python -m bench.bench_api --quick          # 1 s per endpoint: a smoke run
+    .venv/bin/python -m bench.bench_api --against 9873eed   # the same load on another commit, side by side
     BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python -m bench.bench_api
 
 Each database backend gets a fresh environment: a temporary var/ folder (SQLite database,
 embedded broker, media) or, with ``BENCH_DATABASE_URL``, a new PostgreSQL database created
 next to that one and dropped afterwards. A child process migrates it and seeds a user on the
-unlimited ``enterprise`` tier with an API key and 60 finished generations (one tagged image
-each). gunicorn then serves it with the project's gunicorn.conf.py (the README's server), with
-DEBUG off and throttles on at a rate the load never reaches, and a load generator in this
-process (threads, one keep-alive ``http.client`` connection each) drives one endpoint at a
-time. The same gunicorn settings then serve ``bench/baseline.py``'s bare JSON view through the
-same middleware: the ratio ours / bare is what DRF, authentication, throttling, queries and
-serialisation cost. ``POST /api/v1/generations`` runs without a worker: jobs just queue.
+unlimited ``enterprise`` tier with an API key, a JWT and 60 finished generations (one tagged
+image each). gunicorn then serves it with the project's gunicorn.conf.py (the README's server),
+with DEBUG off and throttles on at a rate the load never reaches, and ``wrk`` (Debian package
+``wrk``; without it, a Python load generator, noted in the table) drives one endpoint at a time:
+a status poll with a JWT, the same poll answered 304 by its ETag, a list of 50 images, and
+``POST /api/v1/generations`` (without a worker: jobs just queue). The same gunicorn settings then
+serve ``bench/baseline.py``: a bare Django JSON view and a DRF view with one primary-key SELECT,
+through the same middleware. Ratios against them are what DRF, authentication, throttling,
+queries and serialisation cost.
+
+``--against REV`` checks REV out in a temporary git worktree and measures its endpoints in the
+same run, on a fresh database of its own, so before and after are read side by side on the same
+machine at about the same time.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import json
 import math
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,7 +46,8 @@ from pathlib import Path
 from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-BARE_PATH = "/bench/bare"  # bench/baseline.py's view
+BARE_PATH = "/bench/bare"  # bench/baseline.py's views
+DRF_SELECT_PATH = "/bench/drf-select"
 SEED_ROWS = 60  # the list endpoint asks for 50: every page is full
 POST_BODY = {"prompt": "a lighthouse on a cliff at dawn", "size": "256x256"}
 BENCH_USER_EMAIL = "bench@example.com"
@@ -71,6 +80,7 @@ def bench_env(var_dir: Path | str, database_url: str = "") -> dict[str, str]:
         THROTTLE_USER_RATE="1000000/1s",
         THROTTLE_ANON_RATE="1000000/1s",
         TIER_QUOTAS="free:50,pro:1000,enterprise:0",
+        JWT_ACCESS_MINUTES="240",  # the seeded token must outlive the run
         PYTHONUNBUFFERED="1",
     )
     if database_url:
@@ -191,18 +201,31 @@ def seed_rows(user: Any, count: int, *, start: int = 0) -> list[Any]:
     return made
 
 
-def _setup(rows: int) -> dict[str, str]:
-    """In the child: migrate the fresh database and seed it; returns what the load needs."""
-    import django
+# Run with ``python -c`` in the checkout being measured (this one or ``--against``'s), so it
+# uses only what every version of the project has: migrate, bench_api's seeding, JWTs.
+SETUP = """
+import json, sys
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+call_command("createcachetable", verbosity=0)
+from accounts.services import tokens_for_user
+from bench.bench_api import create_bench_user, seed_rows
+user, raw_key = create_bench_user()
+generations = seed_rows(user, int(sys.argv[1]))
+print(json.dumps({"api_key": raw_key, "access": tokens_for_user(user=user)["access"],
+                  "generation_id": str(generations[-1].pk)}))
+"""
 
-    django.setup()
-    from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
-    user, raw_key = create_bench_user()
-    generations = seed_rows(user, rows)
-    return {"api_key": raw_key, "generation_id": str(generations[-1].pk)}
+def seed(env: dict[str, str], tree: Path, rows: int) -> dict[str, str]:
+    """Migrate and seed the fresh database of ``env`` with ``tree``'s code; returns the credentials and ids."""
+    result = subprocess.run([sys.executable, "-c", SETUP, str(rows)], cwd=tree, env=env, capture_output=True,
+                            text=True, timeout=600)  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"seeding in {tree} exited {result.returncode}:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 # --- The load generator ----------------------------------------------------------------------
@@ -314,7 +337,86 @@ def load(port: int, target: Target, *, threads: int, duration: float, warmup: fl
     }
 
 
-def check(port: int, target: Target) -> int:
+WRK_SCRIPT = """
+local spec = __SPEC__
+wrk.method = spec.method
+wrk.body = spec.body
+for name, value in pairs(spec.headers) do wrk.headers[name] = value end
+done = function(summary, latency, requests)
+  io.write(string.format(
+    '\\n{"requests": %d, "duration_us": %d, "status_errors": %d, "socket_errors": %d, ' ..
+    '"p50_us": %d, "p99_us": %d, "mean_us": %.1f}\\n',
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99), latency.mean))
+end
+"""
+
+
+def wrk_path() -> str | None:
+    return shutil.which("wrk")
+
+
+def _lua_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
+
+
+def wrk_load(port: int, target: Target, *, connections: int, duration: float, warmup: float) -> dict[str, Any]:
+    """Drive ``target`` with wrk (2 threads, ``connections`` keep-alive connections).
+
+    A ``warmup``-second run first, not counted. wrk counts 3xx as success (a 304 poll is one);
+    other statuses and socket errors are reported as errors.
+    """
+    headers = "{" + ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in target.headers.items()) + "}"
+    body = _lua_string(target.body.decode()) if target.body else "nil"
+    spec = f"{{method = {_lua_string(target.method)}, body = {body}, headers = {headers}}}"
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT.replace("__SPEC__", spec))
+    url = f"http://127.0.0.1:{port}{target.path}"
+
+    def run_wrk(seconds: float) -> dict[str, Any]:
+        cmd = [wrk_path() or "wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
+               "-s", script.name, url]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+        if done.returncode != 0:
+            raise RuntimeError(f"wrk exited {done.returncode}: {done.stderr[-2000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    try:
+        if warmup:
+            run_wrk(warmup)
+        cpu_from = server_cpu_seconds(port)
+        figures = run_wrk(duration)
+        cpu_to = server_cpu_seconds(port)
+    finally:
+        os.unlink(script.name)
+    seconds = figures["duration_us"] / 1e6
+    errors = figures["status_errors"] + figures["socket_errors"]
+    ok = figures["requests"] - errors
+    server_cpu = cpu_to - cpu_from if cpu_from is not None and cpu_to is not None else None
+    return {
+        "generator": "wrk",
+        "requests_per_s": ok / seconds,
+        "p50_ms": figures["p50_us"] / 1000,
+        "p99_ms": figures["p99_us"] / 1000,
+        "mean_ms": figures["mean_us"] / 1000,
+        "requests": figures["requests"],
+        "errors": errors,
+        "statuses": {"non-2xx/3xx": figures["status_errors"], "socket": figures["socket_errors"]},
+        "client_cpu_cores": None,
+        "server_cpu_cores": round(server_cpu / seconds, 2) if server_cpu is not None else None,
+        "server_cpu_ms_per_request": server_cpu * 1000 / ok if server_cpu is not None and ok else None,
+    }
+
+
+def drive(port: int, target: Target, *, connections: int, duration: float, warmup: float) -> dict[str, Any]:
+    """wrk when it is installed, else the Python load generator (which may itself be the limit)."""
+    if wrk_path():
+        return wrk_load(port, target, connections=connections, duration=duration, warmup=warmup)
+    return {"generator": "python", **load(port, target, threads=connections, duration=duration, warmup=warmup)}
+
+
+def check(port: int, target: Target) -> http.client.HTTPResponse:
     """Send ``target`` once; raise with the answer unless it is 2xx (a 401 or 301 would look fast)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
@@ -325,19 +427,19 @@ def check(port: int, target: Target) -> int:
         conn.close()
     if not 200 <= response.status < 300:
         raise RuntimeError(f"{target.name} answered {response.status}: {body[:500]!r}")
-    return response.status
+    return response
 
 
 # --- Servers -------------------------------------------------------------------------------------
 
 
 @contextmanager
-def serve(env: dict[str, str], settings_module: str, log_path: Path) -> Iterator[int]:
-    """gunicorn with gunicorn.conf.py and ``settings_module`` on a free loopback port; yields the port."""
+def serve(env: dict[str, str], settings_module: str, log_path: Path, *, tree: Path = BASE_DIR) -> Iterator[int]:
+    """gunicorn with gunicorn.conf.py and ``settings_module`` of ``tree`` on a free loopback port; yields the port."""
     from tests.support.processes import web_server
 
     try:
-        with web_server(log_path, env={**env, "DJANGO_SETTINGS_MODULE": settings_module}) as base_url:
+        with web_server(log_path, env={**env, "DJANGO_SETTINGS_MODULE": settings_module}, cwd=tree) as base_url:
             yield int(base_url.rsplit(":", 1)[1])
     except (RuntimeError, TimeoutError) as exc:
         log = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
@@ -352,56 +454,112 @@ def server_shape() -> dict[str, int]:
     }
 
 
-def run_backend(backend: str, *, threads: int, duration: float, warmup: float) -> dict[str, Any]:
-    """Seed a fresh ``backend`` database, then load each endpoint, then the bare view."""
-    with fresh_environment(backend, label="api") as env:
-        seeded = run_child("bench.bench_api", ["--setup", str(SEED_ROWS)], env)
-        auth = {"X-API-Key": seeded["api_key"]}
-        targets = [
-            Target("GET /api/v1/generations/{id}", "GET", f"/api/v1/generations/{seeded['generation_id']}", auth),
-            Target("GET /api/v1/images?limit=50", "GET", "/api/v1/images?limit=50", auth),
-            # Last: every answer adds a queued generation, which the reads above should not see.
-            Target("POST /api/v1/generations", "POST", "/api/v1/generations",
-                   {**auth, "Content-Type": "application/json"}, json.dumps(POST_BODY).encode()),
-        ]  # fmt: skip
+@contextmanager
+def checkout(rev: str) -> Iterator[Path]:
+    """``rev`` of this repository in a temporary git worktree, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="imagegen-bench-rev-") as parent:
+        tree = Path(parent) / "tree"
+        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(tree), rev], cwd=BASE_DIR, check=True,
+                       capture_output=True, timeout=120)  # fmt: skip
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=BASE_DIR, capture_output=True,
+                           timeout=120)  # fmt: skip
+
+
+# Connections per target: reads as in the hot-path issue (wrk -t2 -c16), POST as 8 concurrent clients.
+READ_CONNECTIONS = 16
+POST_CONNECTIONS = 8
+POLL = "GET /api/v1/generations/{id}"
+POLL_304 = "GET /api/v1/generations/{id} (If-None-Match: 304)"
+LIST = "GET /api/v1/images?limit=50"
+POST = "POST /api/v1/generations"
+
+
+def measure_tree(backend: str, tree: Path, *, duration: float, warmup: float, label: str) -> dict[str, Any]:
+    """Seed a fresh ``backend`` database with ``tree``'s code, serve it, load each endpoint."""
+    with fresh_environment(backend, label=label) as env:
+        seeded = seed(env, tree, SEED_ROWS)
+        jwt = {"Authorization": f"Bearer {seeded['access']}"}
+        poll = Target(POLL, "GET", f"/api/v1/generations/{seeded['generation_id']}", jwt)
+        targets = [poll, Target(LIST, "GET", "/api/v1/images?limit=50", jwt)]
         var = Path(env["IMAGEGEN_VAR_DIR"])
-        endpoints = {}
-        with serve(env, "imagegen.settings", var / "gunicorn.log") as port:
+        endpoints: dict[str, Any] = {}
+        with serve(env, "imagegen.settings", var / "gunicorn.log", tree=tree) as port:
+            etag = check(port, poll).getheader("ETag")
+            if etag:  # a commit from before ETags has no 304 path to measure
+                targets.insert(1, Target(POLL_304, "GET", poll.path, {**jwt, "If-None-Match": etag}))
+            # Last: every answer adds a queued generation, which the reads above should not see.
+            targets.append(Target(POST, "POST", "/api/v1/generations", {**jwt, "Content-Type": "application/json"},
+                                  json.dumps(POST_BODY).encode()))  # fmt: skip
             for target in targets:
-                check(port, target)
-                endpoints[target.name] = load(port, target, threads=threads, duration=duration, warmup=warmup)
-        bare_target = Target("bare Django JSON view", "GET", BARE_PATH, auth)
+                if target.name != POLL_304:
+                    check(port, target)
+                connections = POST_CONNECTIONS if target.method == "POST" else READ_CONNECTIONS
+                endpoints[target.name] = drive(port, target, connections=connections, duration=duration,
+                                               warmup=warmup)  # fmt: skip
+    return endpoints
+
+
+def measure_references(backend: str, *, duration: float, warmup: float) -> dict[str, Any]:
+    """The bare Django view and DRF with one SELECT, on a seeded database of their own."""
+    with fresh_environment(backend, label="reference") as env:
+        seeded = seed(env, BASE_DIR, 1)
+        var = Path(env["IMAGEGEN_VAR_DIR"])
+        references = {}
         with serve(env, "bench.settings_baseline", var / "gunicorn-baseline.log") as port:
-            check(port, bare_target)
-            bare = load(port, bare_target, threads=threads, duration=duration, warmup=warmup)
-    return {"backend": backend, "seed_rows": SEED_ROWS, "endpoints": endpoints, "bare": bare}
+            for target in (Target("bare", "GET", BARE_PATH),
+                           Target("drf_select", "GET", f"{DRF_SELECT_PATH}/{seeded['generation_id']}")):  # fmt: skip
+                check(port, target)
+                references[target.name] = drive(port, target, connections=READ_CONNECTIONS, duration=duration,
+                                                 warmup=warmup)  # fmt: skip
+    return references
 
 
-def run(*, quick: bool = False, threads: int = 8, duration: float | None = None, warmup: float | None = None) -> dict:
+def run_backend(backend: str, *, duration: float, warmup: float, against: str | None = None) -> dict[str, Any]:
+    """The references, this checkout's endpoints and (with ``against``) another commit's, on ``backend``."""
+    result: dict[str, Any] = {"backend": backend, "seed_rows": SEED_ROWS}
+    references = measure_references(backend, duration=duration, warmup=warmup)
+    result["bare"], result["drf_select"] = references["bare"], references["drf_select"]
+    result["endpoints"] = measure_tree(backend, BASE_DIR, duration=duration, warmup=warmup, label="api")
+    if against:
+        with checkout(against) as tree:
+            result["against"] = {
+                "rev": against,
+                "endpoints": measure_tree(backend, tree, duration=duration, warmup=warmup, label="against"),
+            }
+    return result
+
+
+def run(*, quick: bool = False, duration: float | None = None, warmup: float | None = None,
+        against: str | None = None) -> dict:  # fmt: skip
     """The API benchmark on every configured backend (see ``backends()``); returns its figures."""
     duration = duration if duration is not None else (1.0 if quick else 5.0)
     warmup = warmup if warmup is not None else (0.3 if quick else 1.0)
     return {
         "server": server_shape(),
-        "load": {"threads": threads, "duration_s": duration, "warmup_s": warmup},
-        "backends": [run_backend(b, threads=threads, duration=duration, warmup=warmup) for b in backends()],
+        "load": {
+            "generator": "wrk" if wrk_path() else "python",
+            "read_connections": READ_CONNECTIONS,
+            "post_connections": POST_CONNECTIONS,
+            "duration_s": duration,
+            "warmup_s": warmup,
+        },
+        "backends": [run_backend(b, duration=duration, warmup=warmup, against=against) for b in backends()],
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 s per endpoint after 0.3 s warm-up")
-    parser.add_argument("--threads", type=int, default=8, help="load generator connections (default 8)")
     parser.add_argument("--duration", type=float, help="seconds counted per endpoint (default 5)")
     parser.add_argument("--warmup", type=float, help="seconds sent before counting (default 1)")
-    parser.add_argument("--setup", type=int, metavar="ROWS", help=argparse.SUPPRESS)
+    parser.add_argument("--against", metavar="REV", help="also measure this commit, side by side")
     args = parser.parse_args()
-    if args.setup is not None:
-        print(json.dumps(_setup(args.setup)))
-        return
     from bench.run import api_rows, print_table
 
-    print_table(api_rows(run(quick=args.quick, threads=args.threads, duration=args.duration, warmup=args.warmup)))
+    print_table(api_rows(run(quick=args.quick, duration=args.duration, warmup=args.warmup, against=args.against)))
 
 
 if __name__ == "__main__":

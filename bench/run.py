@@ -111,29 +111,52 @@ RUNNERS: dict[str, Callable[[bool], dict]] = {
 # --- Rows ----------------------------------------------------------------------------------------
 
 
+def _load_notes(figures: dict) -> str:
+    notes = []
+    if figures["errors"]:
+        notes.append(f"{figures['errors']} errors: {figures['statuses']}")
+    if (figures.get("client_cpu_cores") or 0) > 0.85:
+        notes.append(f"load generator at {figures['client_cpu_cores']:.2f} cores")
+    if figures.get("server_cpu_cores") is not None:
+        notes.append(f"server busy {figures['server_cpu_cores']:.2f} of {os.cpu_count()} cores")
+    return "; ".join(notes)
+
+
 def api_rows(result: dict) -> list[Row]:
     rows = []
     load = result["load"]
     for backend in result["backends"]:
-        bench, bare = f"API ({backend['backend']})", backend["bare"]
+        bench, bare, drf = f"API ({backend['backend']})", backend["bare"], backend["drf_select"]
+        vs = "DRF + 1 SELECT"
         for name, figures in backend["endpoints"].items():
-            notes = []
-            if figures["errors"]:
-                notes.append(f"{figures['errors']} non-2xx: {figures['statuses']}")
-            if figures["client_cpu_cores"] > 0.85:
-                notes.append(f"load generator at {figures['client_cpu_cores']:.2f} cores")
-            vs = "bare GET" if name.startswith("POST") else "bare view"
-            rows.append(row(bench, f"{name}: requests/s", figures["requests_per_s"], bare["requests_per_s"], vs,
-                            "; ".join(notes)))  # fmt: skip
-            rows.append(row(bench, f"{name}: p50 ms", figures["p50_ms"], bare["p50_ms"], vs))
-            rows.append(row(bench, f"{name}: p99 ms", figures["p99_ms"], bare["p99_ms"], vs))
+            rows.append(row(bench, f"{name}: requests/s", figures["requests_per_s"], drf["requests_per_s"], vs,
+                            _load_notes(figures)))  # fmt: skip
+            rows.append(row(bench, f"{name}: p50 ms", figures["p50_ms"], drf["p50_ms"], vs))
+            rows.append(row(bench, f"{name}: p99 ms", figures["p99_ms"], drf["p99_ms"], vs))
             if figures.get("server_cpu_ms_per_request") is not None:
-                busy = f"server busy {figures['server_cpu_cores']:.2f} of {os.cpu_count()} cores"
                 rows.append(row(bench, f"{name}: server CPU ms per request", figures["server_cpu_ms_per_request"],
-                                bare["server_cpu_ms_per_request"], vs, busy))  # fmt: skip
+                                drf["server_cpu_ms_per_request"], vs))  # fmt: skip
+        before = backend.get("against")
+        if before:
+            rev = before["rev"]
+            for name, figures in backend["endpoints"].items():
+                old = before["endpoints"].get(name)
+                if old is None:
+                    continue
+                rows.append(row(bench, f"{name}: requests/s, this commit vs {rev}", figures["requests_per_s"],
+                                old["requests_per_s"], rev, _load_notes(old)))  # fmt: skip
+                rows.append(row(bench, f"{name}: p99 ms, this commit vs {rev}", figures["p99_ms"], old["p99_ms"], rev))
+                cpu, old_cpu = figures.get("server_cpu_ms_per_request"), old.get("server_cpu_ms_per_request")
+                if cpu and old_cpu:
+                    rows.append(
+                        row(bench, f"{name}: server CPU ms per request, this commit vs {rev}", cpu, old_cpu, rev)
+                    )
+        rows.append(row(bench, "DRF view + 1 SELECT: requests/s", drf["requests_per_s"], bare["requests_per_s"],
+                        "bare view", f"p50 {drf['p50_ms']:.1f} ms, p99 {drf['p99_ms']:.1f} ms"))  # fmt: skip
         rows.append(row(bench, "bare Django JSON view: requests/s", bare["requests_per_s"],
-                        note=f"p50 {bare['p50_ms']:.1f} ms, p99 {bare['p99_ms']:.1f} ms; "
-                             f"{load['threads']} connections, {load['duration_s']:g} s each"))  # fmt: skip
+                        note=f"p50 {bare['p50_ms']:.1f} ms, p99 {bare['p99_ms']:.1f} ms; load by {load['generator']}, "
+                             f"{load['read_connections']} connections for reads, {load['post_connections']} for POST, "
+                             f"{load['duration_s']:g} s each"))  # fmt: skip
     return rows
 
 

@@ -68,6 +68,8 @@ class Generation(models.Model):
             models.Index(fields=["user", "-created_at"], name="gen_user_created"),
             models.Index(fields=["user", "status", "-created_at"], name="gen_user_status_created"),
             models.Index(fields=["status", "enqueued_at"], name="gen_status_enqueued"),
+            # queue_position: the queued generations created before one.
+            models.Index(fields=["status", "created_at"], name="gen_status_created"),
             models.Index(fields=["status", "heartbeat_at"], name="gen_status_heartbeat"),
         ]
         constraints = [

@@ -108,13 +108,16 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
 
 
 @contextmanager
-def web_server(log_path: Path, *, env: dict[str, str] | None = None) -> Iterator[str]:
-    """gunicorn with the project's gunicorn.conf.py (the README's server), on a free port; yields its base URL."""
+def web_server(log_path: Path, *, env: dict[str, str] | None = None, cwd: Path = BASE_DIR) -> Iterator[str]:
+    """gunicorn with the project's gunicorn.conf.py (the README's server), on a free port; yields its base URL.
+
+    ``cwd`` serves another checkout of the project (the benchmarks' before-and-after runs).
+    """
     port = free_port()
     cmd = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
            "imagegen.wsgi:application"]  # fmt: skip
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=BASE_DIR, env=env or child_env(), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env or child_env(), stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{base_url}/healthz", proc)
