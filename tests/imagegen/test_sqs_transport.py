@@ -1,13 +1,15 @@
 """The SQS transport outlives an SQS outage (imagegen/sqs_transport.py).
 
-The tests feed the channel what kombu 5.7.0 hands it after each kind of
-ReceiveMessage.
+The unit tests feed the channel what kombu 5.7.0 hands it after each kind of
+ReceiveMessage; the slow test cuts a real worker off moto's server for 10 s.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,9 @@ from kombu import Connection
 
 from imagegen.sqs_transport import Channel, Transport
 from tests.imagegen.test_settings import PRODUCTION, run
+from tests.support.moto import aws_env, boto3_client, moto_server
+from tests.support.processes import celery_worker, child_env, wait_for_text
+from tests.support.proxy import tcp_proxy
 
 QUEUE = "imagegen"
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/imagegen"
@@ -94,3 +99,47 @@ def test_it_is_the_transport_for_an_sqs_broker_url():
     result = run(probe, PRODUCTION)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "imagegen.sqs_transport"
+
+
+@pytest.mark.slow
+def test_a_worker_outlives_a_10_s_sqs_outage_and_then_runs_a_new_job(tmp_path, monkeypatch):
+    queue = "imagegen-outage"
+    marker = tmp_path / "marker.txt"
+    log = tmp_path / "worker.log"
+    with moto_server() as moto_url, tcp_proxy(moto_url) as proxy:
+        boto3_client("sqs", moto_url).create_queue(QueueName=queue)
+        env = child_env(**aws_env(proxy.url), CELERY_BROKER_URL="sqs://", SQS_QUEUE_NAME=queue,
+                        IMAGEGEN_VAR_DIR=str(tmp_path))  # fmt: skip
+        with celery_worker(log, include="tests.support.tasks", env=env) as worker:
+            time.sleep(1)  # its first long poll is in flight
+            proxy.pause()
+            time.sleep(10)
+            proxy.resume()
+            assert worker.poll() is None, log.read_text()[-3000:]
+            # Queued only once a receive works again: moto still holds the long
+            # poll the outage cut off, and a message sent before that poll ends
+            # would go to it, hidden for the visibility timeout (as SQS would).
+            wait_for_text(log, "works again", worker, timeout=60)
+            send_marker_task(moto_url, queue, marker, monkeypatch)
+            deadline = time.monotonic() + 30
+            while not marker.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert marker.exists(), log.read_text()[-3000:]
+            assert marker.read_text().startswith("after the outage")
+            assert worker.poll() is None
+    text = log.read_text()
+    assert text.count("SQS receive from queue imagegen-outage failed") == 1, text[-3000:]
+    assert text.count("SQS receive from queue imagegen-outage works again") == 1, text[-3000:]
+    # Backoff, not a tight loop: a handful of polls were refused in 10 s.
+    assert 2 <= proxy.refused <= 10, proxy.refused
+
+
+def send_marker_task(moto_url: str, queue: str, marker: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from celery_app import app
+
+    for name, value in aws_env(moto_url).items():
+        monkeypatch.setenv(name, value)  # kombu finds the endpoint in the environment
+    options = {"region": "us-east-1", "is_secure": False}
+    with app.connection_for_write("sqs://", transport_options=options) as connection:
+        app.send_task("tests.support.tasks.write_marker", args=[str(marker), "after the outage"],
+                      queue=queue, connection=connection)  # fmt: skip
