@@ -10,7 +10,8 @@ celery/kombu#1172). 5.7.0's ``Channel._on_messages_ready``
 ``AttributeError``, "Unrecoverable error", and the worker shuts down for good.
 Up to 5.6.2 it tested ``'Messages' in messages``, which a list passes, so the
 crash is new in 5.7.0 (the versions this applies to: kombu >= 5.7.0, checked
-up to 5.7.0). No upstream issue or fix was found for it.
+up to 5.7.0). No upstream issue or fix was found for it, and celery 5.7.0
+requires kombu >= 5.7.0, so going back to 5.6 is no way out.
 
 Upstream also schedules the next poll at once after a failed one when
 ``polling_interval`` is 0 (our setting, for pickup latency), so a refused
