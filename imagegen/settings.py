@@ -317,6 +317,8 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if BROKER_IS_SQS:
+    # kombu's SQS transport with a fix: it survives SQS outages (see the module).
+    CELERY_BROKER_TRANSPORT = "imagegen.sqs_transport:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "region": AWS_REGION,
         "visibility_timeout": SQS_VISIBILITY_TIMEOUT,

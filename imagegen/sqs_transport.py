@@ -1,0 +1,101 @@
+"""kombu's SQS transport, made to outlive an SQS outage: settings select it for ``sqs://``.
+
+Why it exists (kombu 5.7.0, the latest release as of November 2026): when a
+ReceiveMessage long poll times out, gets a 5xx, or loses its connection (curl
+reports that as 599), ``AsyncAWSQueryConnection._on_list_ready``
+(kombu/asynchronous/aws/connection.py) hands the channel ``[]`` instead of the
+parsed response, on purpose (celery/kombu#1064, celery/kombu#1173 for
+celery/kombu#1172). 5.7.0's ``Channel._on_messages_ready``
+(kombu/transport/SQS/__init__.py) reads that with ``messages.get('Messages')``:
+``AttributeError``, "Unrecoverable error", and the worker shuts down for good.
+Up to 5.6.2 it tested ``'Messages' in messages``, which a list passes, so the
+crash is new in 5.7.0 (the versions this applies to: kombu >= 5.7.0, checked
+up to 5.7.0). No upstream issue or fix was found for it, and celery 5.7.0
+requires kombu >= 5.7.0, so going back to 5.6 is no way out.
+
+Upstream also schedules the next poll at once after a failed one when
+``polling_interval`` is 0 (our setting, for pickup latency), so a refused
+connection would be retried in a tight loop. Here a failed receive counts as
+"no messages", the next one waits with exponential backoff, and each outage is
+logged twice: a warning when it starts and an info when it ends.
+
+When a kombu release fixes the crash, keep the backoff or drop this module and
+``CELERY_BROKER_TRANSPORT`` in imagegen/settings.py;
+tests/imagegen/test_sqs_transport.py shows what must still hold.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kombu.transport import SQS
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Outage:
+    """Failed receives in a row on one queue, since ``started`` (monotonic seconds)."""
+
+    started: float = field(default_factory=time.monotonic)
+    failures: int = 0
+
+
+class Channel(SQS.Channel):
+    #: Seconds before the poll that follows a first failed receive; each further
+    #: failure doubles it, up to ``receive_retry_max``: the longest a recovered
+    #: SQS waits to be noticed.
+    receive_retry_first: float = 1.0
+    receive_retry_max: float = 10.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._outages: dict[str, _Outage] = {}
+        super().__init__(*args, **kwargs)
+
+    def _on_messages_ready(self, queue: str, qname: str, messages: Any) -> int:
+        # kombu's names: ``queue`` is the queue's URL, ``qname`` its name.
+        if not isinstance(messages, Mapping):
+            self._receive_failed(qname)
+            return 0
+        self._receive_worked(qname)
+        return super()._on_messages_ready(queue, qname, messages)
+
+    def _loop1(self, queue: str, messages_fetched: Any = None) -> None:
+        outage = self._outages.get(queue)
+        if outage is None:
+            super()._loop1(queue, messages_fetched)
+            return
+        self.hub.call_later(self._retry_delay(outage.failures), self._schedule_queue, queue)
+
+    def _retry_delay(self, failures: int) -> float:
+        return min(self.receive_retry_first * 2 ** max(failures - 1, 0), self.receive_retry_max)
+
+    def _receive_failed(self, qname: str) -> None:
+        outage = self._outages.get(qname)
+        if outage is None:
+            outage = self._outages[qname] = _Outage()
+            logger.warning(
+                "SQS receive from queue %s failed (timeout, 5xx or no connection); "
+                "polling again with backoff up to %.0f s until it works",
+                qname,
+                self.receive_retry_max,
+            )
+        outage.failures += 1
+
+    def _receive_worked(self, qname: str) -> None:
+        outage = self._outages.pop(qname, None)
+        if outage is not None:
+            logger.info(
+                "SQS receive from queue %s works again after %d failed attempt(s) over %.1f s",
+                qname,
+                outage.failures,
+                time.monotonic() - outage.started,
+            )
+
+
+class Transport(SQS.Transport):
+    Channel = Channel
