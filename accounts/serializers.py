@@ -53,6 +53,9 @@ class ProfileUpdateInputSerializer(RejectUnknownFields):
 class PasswordChangeInputSerializer(serializers.Serializer):
     current_password = _password()
     new_password = _password()
+    revoke_api_keys = serializers.BooleanField(
+        required=False, default=True, help_text="Also revoke every API key of the account (the default)."
+    )
 
 
 class ApiKeyCreateInputSerializer(serializers.Serializer):
@@ -91,6 +94,12 @@ class SignupOutputSerializer(TokenPairSerializer):
 class TokenVerifyOutputSerializer(serializers.Serializer):
     token_type = serializers.CharField()
     expires_at = serializers.DateTimeField()
+
+
+class PasswordChangedSerializer(serializers.Serializer):
+    message = serializers.CharField(help_text="What the change ended, in one sentence.")
+    api_keys_revoked = serializers.IntegerField()
+    api_keys_kept = serializers.IntegerField(help_text="Live API keys left working (revoke_api_keys: false).")
 
 
 class ApiKeySerializer(serializers.ModelSerializer):

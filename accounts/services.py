@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
+from dataclasses import dataclass
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import update_last_login
@@ -82,9 +83,39 @@ def user_update(*, user: User, name: str) -> User:
     return user
 
 
-def user_change_password(*, user: User, current_password: str, new_password: str) -> None:
+@dataclass(frozen=True)
+class PasswordChange:
+    """What a password change ended: the API keys revoked, or kept when the user asked to keep them."""
+
+    api_keys_revoked: int
+    api_keys_kept: int
+
+    def message(self, *, session_kept: bool) -> str:
+        """The one sentence the settings page and the API answer with."""
+        signed_out = (
+            "every other session and sign-in token was signed out"
+            if session_kept
+            else "every session and sign-in token was signed out (sign in again with the new password)"
+        )
+        if self.api_keys_revoked:
+            keys = f"{_api_keys(self.api_keys_revoked)} {'was' if self.api_keys_revoked == 1 else 'were'} revoked."
+        elif self.api_keys_kept:
+            keys = f"API keys kept: {_api_keys(self.api_keys_kept)} still work{'s' if self.api_keys_kept == 1 else ''}."
+        else:
+            keys = "You had no API keys."
+        return f"Password changed; {signed_out}. {keys}"
+
+
+def _api_keys(count: int) -> str:
+    return f"{count} API key{'' if count == 1 else 's'}"
+
+
+def user_change_password(
+    *, user: User, current_password: str, new_password: str, revoke_api_keys: bool = True
+) -> PasswordChange:
     """Set a new password and end every other way in: refresh tokens and, through their
-    password claim, access tokens issued before."""
+    password claim, access tokens issued before; the API keys too unless ``revoke_api_keys``
+    is false (a password change after a leak must not leave a key behind by default)."""
     if not user.check_password(current_password):
         raise ValidationError(
             {"current_password": ValidationError("The current password is incorrect.", code="invalid")}
@@ -97,6 +128,10 @@ def user_change_password(*, user: User, current_password: str, new_password: str
         user.set_password(new_password)
         user.save(update_fields=["password"])
         user_refresh_tokens_revoke(user=user)
+        live_keys = ApiKey.objects.filter(user=user, revoked_at__isnull=True)
+        if revoke_api_keys:
+            return PasswordChange(api_keys_revoked=live_keys.update(revoked_at=timezone.now()), api_keys_kept=0)
+        return PasswordChange(api_keys_revoked=0, api_keys_kept=live_keys.count())
 
 
 def user_refresh_tokens_revoke(*, user: User) -> int:

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from accounts.services import tokens_for_user
 from images.models import Generation, Image
 from tests.accounts.helpers import bearer, error_of
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories import DEFAULT_PASSWORD, ApiKeyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -129,7 +129,8 @@ def test_password_change_ends_every_refresh_and_access_token(client_, user):
         **bearer(first["access"]),
     )  # fmt: skip
 
-    assert response.status_code == 204
+    assert response.status_code == 200
+    assert response.json()["message"].startswith("Password changed; every session and sign-in token was signed out")
     user.refresh_from_db()
     assert user.check_password(NEW_PASSWORD)
     for pair in (first, second):
@@ -150,8 +151,74 @@ def test_a_browser_session_survives_its_own_password_change(user):
         PASSWORD, {"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD}, format="json"
     )
 
-    assert response.status_code == 204
+    assert response.status_code == 200
+    assert response.json()["message"].startswith("Password changed; every other session and sign-in token")
     assert browser.get(ME).status_code == 200
+
+
+def test_password_change_revokes_every_api_key_by_default(api, client_, user):
+    mine = ApiKeyFactory.create_batch(3, user=user)
+    theirs = ApiKeyFactory()
+
+    response = api.post(PASSWORD, {"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD}, format="json")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["api_keys_revoked"], body["api_keys_kept"]) == (3, 0)
+    assert body["message"].endswith(" 3 API keys were revoked.")
+    for key in mine:
+        assert client_.get(ME, HTTP_X_API_KEY=key.raw_key).status_code == 401
+    assert client_.get(ME, HTTP_X_API_KEY=theirs.raw_key).status_code == 200
+
+
+def test_password_change_keeps_the_api_keys_when_asked(api, client_, user):
+    key = ApiKeyFactory(user=user)
+
+    response = api.post(
+        PASSWORD,
+        {"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD, "revoke_api_keys": False},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["api_keys_revoked"], body["api_keys_kept"]) == (0, 1)
+    assert body["message"].endswith(" API keys kept: 1 API key still works.")
+    assert client_.get(ME, HTTP_X_API_KEY=key.raw_key).status_code == 200
+
+
+def test_password_change_says_when_there_was_no_key_to_revoke(api):
+    response = api.post(PASSWORD, {"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD}, format="json")
+    assert response.json()["api_keys_revoked"] == 0
+    assert response.json()["message"].endswith(" You had no API keys.")
+
+
+@pytest.mark.parametrize("header", ["bearer", "x-api-key"])
+def test_an_api_key_cannot_change_the_password(client_, user, header):
+    key = ApiKeyFactory(user=user)
+    headers = bearer(key.raw_key) if header == "bearer" else {"HTTP_X_API_KEY": key.raw_key}
+
+    response = client_.post(
+        PASSWORD, {"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD}, format="json", **headers
+    )
+
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "key_not_allowed"
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
+    assert client_.get(ME, **headers).status_code == 200
+
+
+def test_password_change_refuses_a_revoke_api_keys_that_is_not_a_boolean(api, user):
+    response = api.post(
+        PASSWORD,
+        {"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD, "revoke_api_keys": "perhaps"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert error_of(response)["field"] == "revoke_api_keys"
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
 
 
 def test_password_change_refuses_a_wrong_current_password(api, user):
