@@ -117,3 +117,24 @@ class ApiKey(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class RefreshTokenFamily(models.Model):
+    """The refresh tokens descended by rotation from one sign-in; each carries the family's id in a claim.
+
+    simplejwt blacklists a token once it is rotated. Someone presenting a
+    blacklisted member again means two parties hold the chain (one stole it), so
+    the whole family is revoked: the live token, whoever holds it, stops working.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_token_families")
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "refresh token family"
+        verbose_name_plural = "refresh token families"
+
+    def __str__(self) -> str:
+        return f"sign-in {self.pk} of {self.user_id}"

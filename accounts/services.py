@@ -12,6 +12,8 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.contrib.auth import authenticate
@@ -29,7 +31,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken, Token, UntypedToken
 from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
 
-from accounts.models import API_KEY_PREFIX, ApiKey, User
+from accounts.models import API_KEY_PREFIX, ApiKey, RefreshTokenFamily, User
 from imagegen.api.errors import ApiError
 
 INVALID_CREDENTIALS = "Email or password is incorrect."
@@ -135,20 +137,48 @@ def user_change_password(
 
 
 def user_refresh_tokens_revoke(*, user: User) -> int:
-    """Blacklist every refresh token of the user that is not already; returns how many."""
+    """Blacklist every refresh token of the user that is not already, and end their families; returns how many."""
     live = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True)
     revoked = [BlacklistedToken(token=token) for token in live]
     BlacklistedToken.objects.bulk_create(revoked, ignore_conflicts=True)
+    RefreshTokenFamily.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
     return len(revoked)
 
 
 # --- JWT ---------------------------------------------------------------------------
 
+# The claim naming a refresh token's family (its sign-in); rotation copies it to the new token.
+FAMILY_CLAIM = "fam"
 
-def tokens_for_user(*, user: User) -> dict[str, str]:
-    """A new access and refresh token pair; the refresh token is recorded so it can be revoked."""
-    refresh = RefreshToken.for_user(user)
+
+class RefreshTokenReused(AuthenticationFailed):
+    """A refresh token presented again after it was used: its family is revoked."""
+
+
+def tokens_for_user(*, user: User, family: RefreshTokenFamily | None = None) -> dict[str, str]:
+    """A new access and refresh token pair; the refresh token is recorded so it can be revoked.
+
+    It belongs to ``family`` when it replaces a rotated token, else to a new
+    family: a sign-in starts one.
+    """
+    if family is None:
+        family = RefreshTokenFamily.objects.create(user=user)
+    refresh = RefreshToken.for_user(user)  # records the token, without the claim yet
+    refresh[FAMILY_CLAIM] = str(family.pk)
+    OutstandingToken.objects.filter(jti=refresh[jwt_settings.JTI_CLAIM]).update(token=str(refresh))
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def token_family_revoke(*, family_id: str | None) -> bool:
+    """End a sign-in: no refresh token of the family works from then on. Returns whether it was live."""
+    if not family_id:
+        return False  # a token from before families: nothing links it to its successors
+    try:
+        return bool(
+            RefreshTokenFamily.objects.filter(pk=family_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        )
+    except ValidationError:
+        return False  # not a UUID: not one of ours
 
 
 def _token_user(token: Token) -> User:
@@ -165,10 +195,45 @@ def _token_user(token: Token) -> User:
 
 
 def _refresh_token(raw: str) -> RefreshToken:
+    """``raw`` as a refresh token that may still be used; presenting a used one revokes its family."""
     try:
-        return RefreshToken(raw)  # signature, expiry, type and blacklist
+        token = RefreshToken(raw)  # signature, expiry, type and blacklist
     except TokenError as exc:
+        if (used := _used_refresh_token(raw)) is not None:
+            token_family_revoke(family_id=used.get(FAMILY_CLAIM))
         raise AuthenticationFailed(f"Refresh token rejected: {exc}", code="token_not_valid") from None
+    return token
+
+
+def _used_refresh_token(raw: str) -> Token | None:
+    """``raw`` if it is a genuine, unexpired refresh token that is blacklisted (rotated or signed out)."""
+    try:
+        token = UntypedToken(raw)  # signature and expiry only
+    except TokenError:
+        return None
+    if token.get(jwt_settings.TOKEN_TYPE_CLAIM) != RefreshToken.token_type:
+        return None
+    if not BlacklistedToken.objects.filter(token__jti=token.get(jwt_settings.JTI_CLAIM)).exists():
+        return None
+    return token
+
+
+def _live_family(token: Token) -> RefreshTokenFamily | None:
+    """The token's family, or 401 when it was revoked; None for a token from before families."""
+    family_id = token.get(FAMILY_CLAIM)
+    if family_id is None:
+        return None
+    try:
+        family = RefreshTokenFamily.objects.filter(pk=family_id).first()
+    except ValidationError:
+        family = None
+    if family is None or family.revoked_at is not None:
+        raise AuthenticationFailed(
+            "Refresh token rejected: its sign-in was revoked (a used refresh token was presented again, "
+            "the account signed out, or the password changed); sign in again.",
+            code="token_not_valid",
+        )
+    return family
 
 
 def _use_once(token: RefreshToken) -> None:
@@ -184,23 +249,45 @@ def _use_once(token: RefreshToken) -> None:
     )
     _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
     if not created:
-        raise AuthenticationFailed("Refresh token rejected: Token is blacklisted", code="token_not_valid")
+        raise RefreshTokenReused("Refresh token rejected: Token is blacklisted", code="token_not_valid")
+
+
+@contextmanager
+def _spending(token: RefreshToken) -> Iterator[None]:
+    """Run the block in one transaction with ``token`` used up (``_use_once``).
+
+    The loser of a race is a reuse like any other: the family is revoked after
+    the block's transaction rolled back, so the revocation stays although the
+    request fails (this relies on requests not being wrapped in a transaction).
+    """
+    try:
+        with transaction.atomic():
+            _use_once(token)
+            yield
+    except RefreshTokenReused:
+        token_family_revoke(family_id=token.get(FAMILY_CLAIM))
+        raise
 
 
 def token_refresh(*, refresh: str) -> dict[str, str]:
-    """Trade a refresh token for a new pair; the one presented can never be used again."""
+    """Trade a refresh token for a new pair of the same family; the one presented can never be used again.
+
+    Presenting a token that was already used revokes its whole family (see ``RefreshTokenFamily``).
+    """
     token = _refresh_token(refresh)
+    family = _live_family(token)
     user = _token_user(token)
-    with transaction.atomic():
-        _use_once(token)
-        return tokens_for_user(user=user)
+    with _spending(token):
+        return tokens_for_user(user=user, family=family)
 
 
 def token_revoke(*, refresh: str) -> None:
-    """Sign out: the refresh token is blacklisted (its access tokens expire on their own, soon)."""
+    """Sign out: the refresh token is blacklisted and its family ended (its access tokens expire on their own, soon)."""
     token = _refresh_token(refresh)
-    with transaction.atomic():
-        _use_once(token)
+    family = _live_family(token)
+    with _spending(token):
+        if family is not None:
+            token_family_revoke(family_id=str(family.pk))
 
 
 def token_verify(*, token: str) -> Token:
@@ -213,6 +300,7 @@ def token_verify(*, token: str) -> Token:
         jti = parsed.get(jwt_settings.JTI_CLAIM)
         if BlacklistedToken.objects.filter(token__jti=jti).exists():
             raise AuthenticationFailed("Token rejected: Token is blacklisted", code="token_not_valid")
+        _live_family(parsed)
     _token_user(parsed)
     return parsed
 
