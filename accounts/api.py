@@ -1,4 +1,4 @@
-"""The accounts API under /api/v1/: sign-up and tokens, the profile, statistics and API keys.
+"""The accounts API under /api/v1/: sign-up and tokens, the profile, the webhook secret, statistics and API keys.
 
 Each view validates its input with a serializer, calls one service (or
 selector) and serializes the result.
@@ -21,7 +21,7 @@ from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts import selectors, services
 from accounts.authentication import WWW_AUTHENTICATE
-from accounts.models import ApiKey
+from accounts.models import WEBHOOK_SECRET_OVERLAP, ApiKey
 from accounts.permissions import NotWithApiKey
 from accounts.serializers import (
     ApiKeyCreatedSerializer,
@@ -39,6 +39,7 @@ from accounts.serializers import (
     TokenPairSerializer,
     TokenVerifyOutputSerializer,
     VerifyInputSerializer,
+    WebhookSecretSerializer,
 )
 from accounts.throttles import AnonRateThrottle, AuthRateThrottle
 from imagegen.api.errors import ErrorSerializer
@@ -153,6 +154,21 @@ class PasswordChangeView(APIView):
             "api_keys_kept": change.api_keys_kept,
         }
         return Response(PasswordChangedSerializer(body).data)
+
+
+class WebhookSecretRotateView(APIView):
+    permission_classes = SIGNED_IN_WITHOUT_API_KEY
+
+    @extend_schema(
+        request=None, responses={200: WebhookSecretSerializer, **ERRORS_SIGNED_IN}, auth=SIGN_IN_AUTH, tags=["me"]
+    )
+    def post(self, request: Request) -> Response:
+        user = services.webhook_secret_rotate(user=request.user)
+        body = {
+            "webhook_secret": user.webhook_secret,
+            "previous_secret_expires_at": user.webhook_secret_rotated_at + WEBHOOK_SECRET_OVERLAP,
+        }
+        return Response(WebhookSecretSerializer(body).data)
 
 
 class StatsView(APIView):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import secrets
 import uuid
 
@@ -13,6 +14,9 @@ from django.utils import timezone
 
 def default_tier() -> str:
     return settings.DEFAULT_TIER
+
+
+WEBHOOK_SECRET_OVERLAP = dt.timedelta(hours=24)
 
 
 def new_webhook_secret() -> str:
@@ -61,6 +65,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
     webhook_secret = models.CharField(max_length=64, default=new_webhook_secret)
+    # After a rotation the old secret still signs for WEBHOOK_SECRET_OVERLAP, so receivers can switch without a gap.
+    previous_webhook_secret = models.CharField(max_length=64, blank=True, default="")
+    webhook_secret_rotated_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 

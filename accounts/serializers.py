@@ -102,6 +102,13 @@ class PasswordChangedSerializer(serializers.Serializer):
     api_keys_kept = serializers.IntegerField(help_text="Live API keys left working (revoke_api_keys: false).")
 
 
+class WebhookSecretSerializer(serializers.Serializer):
+    webhook_secret = serializers.CharField(help_text="The new secret; deliveries are signed with it from now on.")
+    previous_secret_expires_at = serializers.DateTimeField(
+        help_text="Until then deliveries carry a second signature, made with the previous secret."
+    )
+
+
 class ApiKeySerializer(serializers.ModelSerializer):
     class Meta:
         model = ApiKey

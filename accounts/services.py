@@ -1,4 +1,4 @@
-"""Account rules: sign-up, sign-in, JWT pairs, password changes and API keys.
+"""Account rules: sign-up, sign-in, JWT pairs, password changes, the webhook secret and API keys.
 
 The REST API and the gallery pages call these; neither repeats a rule. Input
 problems raise Django's ``ValidationError`` keyed by field (forms and the API's
@@ -31,7 +31,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken, Token, UntypedToken
 from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
 
-from accounts.models import API_KEY_PREFIX, ApiKey, RefreshTokenFamily, User
+from accounts.models import API_KEY_PREFIX, ApiKey, RefreshTokenFamily, User, new_webhook_secret
 from imagegen.api.errors import ApiError
 
 INVALID_CREDENTIALS = "Email or password is incorrect."
@@ -134,6 +134,20 @@ def user_change_password(
         if revoke_api_keys:
             return PasswordChange(api_keys_revoked=live_keys.update(revoked_at=timezone.now()), api_keys_kept=0)
         return PasswordChange(api_keys_revoked=0, api_keys_kept=live_keys.count())
+
+
+def webhook_secret_rotate(*, user: User) -> User:
+    """Give the user a new webhook secret; the previous one keeps signing (alongside) for
+    ``WEBHOOK_SECRET_OVERLAP`` so receivers can switch over. A second rotation within that
+    window drops the oldest secret."""
+    with transaction.atomic():
+        # Locked: of two rotations racing, the second must keep the first's new secret as "previous".
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        user.previous_webhook_secret = locked.webhook_secret
+        user.webhook_secret = new_webhook_secret()
+        user.webhook_secret_rotated_at = timezone.now()
+        user.save(update_fields=["webhook_secret", "previous_webhook_secret", "webhook_secret_rotated_at"])
+    return user
 
 
 def user_refresh_tokens_revoke(*, user: User) -> int:

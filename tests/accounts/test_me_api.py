@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.models import User
 from accounts.services import tokens_for_user
 from images.models import Generation, Image
 from tests.accounts.helpers import bearer, error_of
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.django_db
 ME = "/api/v1/me"
 PASSWORD = "/api/v1/me/password"
 STATS = "/api/v1/me/stats"
+ROTATE = "/api/v1/me/webhook-secret/rotate"
 NEW_PASSWORD = "quartz-meadow-lantern-5150"
 
 
@@ -251,6 +253,58 @@ def test_password_change_names_missing_fields(api):
 def test_password_change_requires_authentication(client_):
     response = client_.post(PASSWORD, {"current_password": "a", "new_password": "b"}, format="json")
     assert response.status_code == 401
+
+
+# --- /me/webhook-secret/rotate ---------------------------------------------------------
+
+
+def test_rotating_the_webhook_secret_issues_a_new_one_that_me_shows(api, user):
+    old = user.webhook_secret
+    before = timezone.now()
+
+    response = api.post(ROTATE)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"webhook_secret", "previous_secret_expires_at"}
+    assert body["webhook_secret"].startswith("whsec_") and body["webhook_secret"] != old
+    expires = dt.datetime.fromisoformat(body["previous_secret_expires_at"])
+    assert before + dt.timedelta(hours=24) <= expires <= timezone.now() + dt.timedelta(hours=24)
+    assert api.get(ME).json()["webhook_secret"] == body["webhook_secret"]
+    user.refresh_from_db()
+    assert (user.webhook_secret, user.previous_webhook_secret) == (body["webhook_secret"], old)
+
+
+def test_a_second_rotation_keeps_the_first_ones_secret_as_the_previous(api, user):
+    first = api.post(ROTATE).json()["webhook_secret"]
+    second = api.post(ROTATE).json()["webhook_secret"]
+
+    user.refresh_from_db()
+    assert (user.webhook_secret, user.previous_webhook_secret) == (second, first)
+
+
+@pytest.mark.parametrize("header", ["bearer", "x-api-key"])
+def test_an_api_key_cannot_rotate_the_webhook_secret(client_, user, header):
+    key = ApiKeyFactory(user=user)
+    headers = bearer(key.raw_key) if header == "bearer" else {"HTTP_X_API_KEY": key.raw_key}
+
+    response = client_.post(ROTATE, **headers)
+
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "key_not_allowed"
+    assert User.objects.get(pk=user.pk).webhook_secret == user.webhook_secret
+
+
+def test_a_browser_session_can_rotate_the_webhook_secret(user):
+    browser = APIClient()
+    browser.force_login(user)
+    assert browser.post(ROTATE).status_code == 200
+
+
+def test_rotating_the_webhook_secret_requires_authentication(client_):
+    response = client_.post(ROTATE)
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "not_authenticated"
 
 
 # --- /me/stats -------------------------------------------------------------------------
