@@ -10,8 +10,7 @@ from accounts.models import ApiKey
 from imagegen.api.errors import ApiError
 
 KEY_NOT_ALLOWED_MESSAGE = (
-    "API keys cannot manage credentials (API keys, password, email, webhook secret); "
-    "sign in and use an access token or the browser session."
+    "An API key cannot manage the account's credentials; sign in and use an access token or the browser session."
 )
 
 

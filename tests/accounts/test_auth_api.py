@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import jwt
 import pytest
+from django.db import connection, connections
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
@@ -373,3 +376,29 @@ def test_logout_refuses_garbage(client_):
     response = client_.post(LOGOUT, {"refresh": "garbage"}, format="json")
     assert response.status_code == 401
     assert error_of(response)["code"] == "authentication_failed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_truly_racing_with_one_refresh_token_get_at_most_one_pair_and_the_family_dies():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers: no real race to observe")
+    user = UserFactory()
+    first = tokens_for_user(user=user)
+    barrier = threading.Barrier(2)
+
+    def race() -> dict[str, str] | None:
+        barrier.wait()
+        try:
+            return services.token_refresh(refresh=first["refresh"])
+        except AuthenticationFailed:
+            return None
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: race(), range(2)))
+
+    won = [pair for pair in results if pair is not None]
+    assert len(won) == 1
+    with pytest.raises(AuthenticationFailed, match="sign-in was revoked"):
+        services.token_refresh(refresh=won[0]["refresh"])
