@@ -1,4 +1,4 @@
-"""The accounts API under /api/v1/: sign-up and tokens, the profile, statistics and API keys.
+"""The accounts API under /api/v1/: sign-up and tokens, the profile, the webhook secret, statistics and API keys.
 
 Each view validates its input with a serializer, calls one service (or
 selector) and serializes the result.
@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.generics import GenericAPIView
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -21,11 +21,13 @@ from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts import selectors, services
 from accounts.authentication import WWW_AUTHENTICATE
-from accounts.models import ApiKey
+from accounts.models import WEBHOOK_SECRET_OVERLAP, ApiKey
+from accounts.permissions import NotWithApiKey
 from accounts.serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateInputSerializer,
     ApiKeySerializer,
+    PasswordChangedSerializer,
     PasswordChangeInputSerializer,
     ProfileSerializer,
     ProfileUpdateInputSerializer,
@@ -37,11 +39,16 @@ from accounts.serializers import (
     TokenPairSerializer,
     TokenVerifyOutputSerializer,
     VerifyInputSerializer,
+    WebhookSecretSerializer,
 )
 from accounts.throttles import AnonRateThrottle, AuthRateThrottle
 from imagegen.api.errors import ErrorSerializer
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 429)}
+ERRORS_SIGNED_IN = {**ERRORS, 403: ErrorSerializer}  # 403 key_not_allowed
+# Account management takes a sign-in, never an API key (accounts.permissions).
+SIGNED_IN_WITHOUT_API_KEY = [IsAuthenticated, NotWithApiKey]
+SIGN_IN_AUTH = [{"jwtAuth": []}, {"cookieAuth": []}]
 NO_CONTENT = OpenApiResponse(description="Done; no body.")
 
 
@@ -120,18 +127,48 @@ class MeView(APIView):
 
 
 class PasswordChangeView(APIView):
+    permission_classes = SIGNED_IN_WITHOUT_API_KEY
     throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, AuthRateThrottle]
 
-    @extend_schema(request=PasswordChangeInputSerializer, responses={204: NO_CONTENT, **ERRORS}, tags=["me"])
+    @extend_schema(
+        request=PasswordChangeInputSerializer,
+        responses={200: PasswordChangedSerializer, **ERRORS_SIGNED_IN},
+        auth=SIGN_IN_AUTH,
+        tags=["me"],
+    )
     def post(self, request: Request) -> Response:
         data = _valid(PasswordChangeInputSerializer, request)
-        services.user_change_password(
-            user=request.user, current_password=data["current_password"], new_password=data["new_password"]
+        change = services.user_change_password(
+            user=request.user,
+            current_password=data["current_password"],
+            new_password=data["new_password"],
+            revoke_api_keys=data["revoke_api_keys"],
         )
-        if isinstance(request.successful_authenticator, SessionAuthentication):
+        session_kept = isinstance(request.successful_authenticator, SessionAuthentication)
+        if session_kept:
             # A browser that changed its password stays signed in; every other session ends.
             update_session_auth_hash(request, request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        body = {
+            "message": change.message(session_kept=session_kept),
+            "api_keys_revoked": change.api_keys_revoked,
+            "api_keys_kept": change.api_keys_kept,
+        }
+        return Response(PasswordChangedSerializer(body).data)
+
+
+class WebhookSecretRotateView(APIView):
+    permission_classes = SIGNED_IN_WITHOUT_API_KEY
+
+    @extend_schema(
+        request=None, responses={200: WebhookSecretSerializer, **ERRORS_SIGNED_IN}, auth=SIGN_IN_AUTH, tags=["me"]
+    )
+    def post(self, request: Request) -> Response:
+        user = services.webhook_secret_rotate(user=request.user)
+        body = {
+            "webhook_secret": user.webhook_secret,
+            "previous_secret_expires_at": user.webhook_secret_rotated_at + WEBHOOK_SECRET_OVERLAP,
+        }
+        return Response(WebhookSecretSerializer(body).data)
 
 
 class StatsView(APIView):
@@ -142,6 +179,12 @@ class StatsView(APIView):
 
 class ApiKeyListView(GenericAPIView):
     serializer_class = ApiKeySerializer
+
+    def get_permissions(self) -> list[BasePermission]:
+        # Listing is harmless with a key (no secret is shown); creating one is not.
+        if self.request.method == "POST":
+            return [permission() for permission in SIGNED_IN_WITHOUT_API_KEY]
+        return super().get_permissions()
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
@@ -154,7 +197,10 @@ class ApiKeyListView(GenericAPIView):
         return self.get_paginated_response(ApiKeySerializer(page, many=True).data)
 
     @extend_schema(
-        request=ApiKeyCreateInputSerializer, responses={201: ApiKeyCreatedSerializer, **ERRORS}, tags=["api keys"]
+        request=ApiKeyCreateInputSerializer,
+        responses={201: ApiKeyCreatedSerializer, **ERRORS_SIGNED_IN},
+        auth=SIGN_IN_AUTH,
+        tags=["api keys"],
     )
     def post(self, request: Request) -> Response:
         data = _valid(ApiKeyCreateInputSerializer, request)
@@ -164,7 +210,11 @@ class ApiKeyListView(GenericAPIView):
 
 
 class ApiKeyDetailView(APIView):
-    @extend_schema(responses={204: NO_CONTENT, 404: ErrorSerializer}, tags=["api keys"])
+    permission_classes = SIGNED_IN_WITHOUT_API_KEY
+
+    @extend_schema(
+        responses={204: NO_CONTENT, **ERRORS_SIGNED_IN, 404: ErrorSerializer}, auth=SIGN_IN_AUTH, tags=["api keys"]
+    )
     def delete(self, request: Request, key_id: str) -> Response:
         services.api_key_revoke(user=request.user, key_id=key_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

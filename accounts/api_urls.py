@@ -12,6 +12,7 @@ urlpatterns = [
     path("auth/logout", api.LogoutView.as_view(), name="api-logout"),
     path("me", api.MeView.as_view(), name="api-me"),
     path("me/password", api.PasswordChangeView.as_view(), name="api-me-password"),
+    path("me/webhook-secret/rotate", api.WebhookSecretRotateView.as_view(), name="api-me-webhook-secret-rotate"),
     path("me/stats", api.StatsView.as_view(), name="api-me-stats"),
     path("me/api-keys", api.ApiKeyListView.as_view(), name="api-keys"),
     path("me/api-keys/<uuid:key_id>", api.ApiKeyDetailView.as_view(), name="api-key-detail"),

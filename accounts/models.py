@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import secrets
 import uuid
 
@@ -13,6 +14,9 @@ from django.utils import timezone
 
 def default_tier() -> str:
     return settings.DEFAULT_TIER
+
+
+WEBHOOK_SECRET_OVERLAP = dt.timedelta(hours=24)
 
 
 def new_webhook_secret() -> str:
@@ -61,6 +65,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
     webhook_secret = models.CharField(max_length=64, default=new_webhook_secret)
+    # After a rotation the old secret still signs for WEBHOOK_SECRET_OVERLAP, so receivers can switch without a gap.
+    previous_webhook_secret = models.CharField(max_length=64, blank=True, default="")
+    webhook_secret_rotated_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 
@@ -117,3 +124,24 @@ class ApiKey(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class RefreshTokenFamily(models.Model):
+    """The refresh tokens descended by rotation from one sign-in; each carries the family's id in a claim.
+
+    simplejwt blacklists a token once it is rotated. Someone presenting a
+    blacklisted member again means two parties hold the chain (one stole it), so
+    the whole family is revoked: the live token, whoever holds it, stops working.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_token_families")
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "refresh token family"
+        verbose_name_plural = "refresh token families"
+
+    def __str__(self) -> str:
+        return f"sign-in {self.pk} of {self.user_id}"

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import WEBHOOK_SECRET_OVERLAP, User
 from accounts.quotas import Quota, quota_for_user
 from images.models import Generation, Image
 
@@ -27,6 +27,16 @@ def profile_for_user(*, user: User) -> User:
     user.image_count = image_count_for_user(user=user)
     user.quota = quota_for_user(user=user)
     return user
+
+
+def webhook_signing_secrets(*, user: User, now: dt.datetime | None = None) -> list[str]:
+    """The secrets a webhook of ``user`` is signed with: the current one first, then the
+    previous one while its overlap after a rotation lasts."""
+    secrets = [user.webhook_secret]
+    rotated_at = user.webhook_secret_rotated_at
+    if user.previous_webhook_secret and rotated_at and (now or timezone.now()) < rotated_at + WEBHOOK_SECRET_OVERLAP:
+        secrets.append(user.previous_webhook_secret)
+    return secrets
 
 
 def month_start(now: dt.datetime | None = None) -> dt.datetime:

@@ -53,6 +53,9 @@ class ProfileUpdateInputSerializer(RejectUnknownFields):
 class PasswordChangeInputSerializer(serializers.Serializer):
     current_password = _password()
     new_password = _password()
+    revoke_api_keys = serializers.BooleanField(
+        required=False, default=True, help_text="Also revoke every API key of the account (the default)."
+    )
 
 
 class ApiKeyCreateInputSerializer(serializers.Serializer):
@@ -91,6 +94,19 @@ class SignupOutputSerializer(TokenPairSerializer):
 class TokenVerifyOutputSerializer(serializers.Serializer):
     token_type = serializers.CharField()
     expires_at = serializers.DateTimeField()
+
+
+class PasswordChangedSerializer(serializers.Serializer):
+    message = serializers.CharField(help_text="What the change ended, in one sentence.")
+    api_keys_revoked = serializers.IntegerField()
+    api_keys_kept = serializers.IntegerField(help_text="Live API keys left working (revoke_api_keys: false).")
+
+
+class WebhookSecretSerializer(serializers.Serializer):
+    webhook_secret = serializers.CharField(help_text="The new secret; deliveries are signed with it from now on.")
+    previous_secret_expires_at = serializers.DateTimeField(
+        help_text="Until then deliveries carry a second signature, made with the previous secret."
+    )
 
 
 class ApiKeySerializer(serializers.ModelSerializer):

@@ -1,4 +1,4 @@
-"""Account rules: sign-up, sign-in, JWT pairs, password changes and API keys.
+"""Account rules: sign-up, sign-in, JWT pairs, password changes, the webhook secret and API keys.
 
 The REST API and the gallery pages call these; neither repeats a rule. Input
 problems raise Django's ``ValidationError`` keyed by field (forms and the API's
@@ -12,6 +12,9 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import update_last_login
@@ -28,7 +31,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken, Token, UntypedToken
 from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
 
-from accounts.models import API_KEY_PREFIX, ApiKey, User
+from accounts.models import API_KEY_PREFIX, ApiKey, RefreshTokenFamily, User, new_webhook_secret
 from imagegen.api.errors import ApiError
 
 INVALID_CREDENTIALS = "Email or password is incorrect."
@@ -82,9 +85,39 @@ def user_update(*, user: User, name: str) -> User:
     return user
 
 
-def user_change_password(*, user: User, current_password: str, new_password: str) -> None:
+@dataclass(frozen=True)
+class PasswordChange:
+    """What a password change ended: the API keys revoked, or kept when the user asked to keep them."""
+
+    api_keys_revoked: int
+    api_keys_kept: int
+
+    def message(self, *, session_kept: bool) -> str:
+        """The one sentence the settings page and the API answer with."""
+        signed_out = (
+            "every other session and sign-in token was signed out"
+            if session_kept
+            else "every session and sign-in token was signed out (sign in again with the new password)"
+        )
+        if self.api_keys_revoked:
+            keys = f"{_api_keys(self.api_keys_revoked)} {'was' if self.api_keys_revoked == 1 else 'were'} revoked."
+        elif self.api_keys_kept:
+            keys = f"API keys kept: {_api_keys(self.api_keys_kept)} still work{'s' if self.api_keys_kept == 1 else ''}."
+        else:
+            keys = "You had no API keys."
+        return f"Password changed; {signed_out}. {keys}"
+
+
+def _api_keys(count: int) -> str:
+    return f"{count} API key{'' if count == 1 else 's'}"
+
+
+def user_change_password(
+    *, user: User, current_password: str, new_password: str, revoke_api_keys: bool = True
+) -> PasswordChange:
     """Set a new password and end every other way in: refresh tokens and, through their
-    password claim, access tokens issued before."""
+    password claim, access tokens issued before; the API keys too unless ``revoke_api_keys``
+    is false (a password change after a leak must not leave a key behind by default)."""
     if not user.check_password(current_password):
         raise ValidationError(
             {"current_password": ValidationError("The current password is incorrect.", code="invalid")}
@@ -97,23 +130,69 @@ def user_change_password(*, user: User, current_password: str, new_password: str
         user.set_password(new_password)
         user.save(update_fields=["password"])
         user_refresh_tokens_revoke(user=user)
+        live_keys = ApiKey.objects.filter(user=user, revoked_at__isnull=True)
+        if revoke_api_keys:
+            return PasswordChange(api_keys_revoked=live_keys.update(revoked_at=timezone.now()), api_keys_kept=0)
+        return PasswordChange(api_keys_revoked=0, api_keys_kept=live_keys.count())
+
+
+def webhook_secret_rotate(*, user: User) -> User:
+    """Give the user a new webhook secret; the previous one keeps signing (alongside) for
+    ``WEBHOOK_SECRET_OVERLAP`` so receivers can switch over. A second rotation within that
+    window drops the oldest secret."""
+    with transaction.atomic():
+        # Locked: of two rotations racing, the second must keep the first's new secret as "previous".
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        user.previous_webhook_secret = locked.webhook_secret
+        user.webhook_secret = new_webhook_secret()
+        user.webhook_secret_rotated_at = timezone.now()
+        user.save(update_fields=["webhook_secret", "previous_webhook_secret", "webhook_secret_rotated_at"])
+    return user
 
 
 def user_refresh_tokens_revoke(*, user: User) -> int:
-    """Blacklist every refresh token of the user that is not already; returns how many."""
+    """Blacklist every refresh token of the user that is not already, and end their families; returns how many."""
     live = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True)
     revoked = [BlacklistedToken(token=token) for token in live]
     BlacklistedToken.objects.bulk_create(revoked, ignore_conflicts=True)
+    RefreshTokenFamily.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
     return len(revoked)
 
 
 # --- JWT ---------------------------------------------------------------------------
 
+# The claim naming a refresh token's family (its sign-in); rotation copies it to the new token.
+FAMILY_CLAIM = "fam"
 
-def tokens_for_user(*, user: User) -> dict[str, str]:
-    """A new access and refresh token pair; the refresh token is recorded so it can be revoked."""
-    refresh = RefreshToken.for_user(user)
+
+class RefreshTokenReused(AuthenticationFailed):
+    """A refresh token presented again after it was used: its family is revoked."""
+
+
+def tokens_for_user(*, user: User, family: RefreshTokenFamily | None = None) -> dict[str, str]:
+    """A new access and refresh token pair; the refresh token is recorded so it can be revoked.
+
+    It belongs to ``family`` when it replaces a rotated token, else to a new
+    family: a sign-in starts one.
+    """
+    if family is None:
+        family = RefreshTokenFamily.objects.create(user=user)
+    refresh = RefreshToken.for_user(user)  # records the token, without the claim yet
+    refresh[FAMILY_CLAIM] = str(family.pk)
+    OutstandingToken.objects.filter(jti=refresh[jwt_settings.JTI_CLAIM]).update(token=str(refresh))
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def token_family_revoke(*, family_id: str | None) -> bool:
+    """End a sign-in: no refresh token of the family works from then on. Returns whether it was live."""
+    if not family_id:
+        return False  # a token from before families: nothing links it to its successors
+    try:
+        return bool(
+            RefreshTokenFamily.objects.filter(pk=family_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        )
+    except ValidationError:
+        return False  # not a UUID: not one of ours
 
 
 def _token_user(token: Token) -> User:
@@ -130,10 +209,45 @@ def _token_user(token: Token) -> User:
 
 
 def _refresh_token(raw: str) -> RefreshToken:
+    """``raw`` as a refresh token that may still be used; presenting a used one revokes its family."""
     try:
-        return RefreshToken(raw)  # signature, expiry, type and blacklist
+        token = RefreshToken(raw)  # signature, expiry, type and blacklist
     except TokenError as exc:
+        if (used := _used_refresh_token(raw)) is not None:
+            token_family_revoke(family_id=used.get(FAMILY_CLAIM))
         raise AuthenticationFailed(f"Refresh token rejected: {exc}", code="token_not_valid") from None
+    return token
+
+
+def _used_refresh_token(raw: str) -> Token | None:
+    """``raw`` if it is a genuine, unexpired refresh token that is blacklisted (rotated or signed out)."""
+    try:
+        token = UntypedToken(raw)  # signature and expiry only
+    except TokenError:
+        return None
+    if token.get(jwt_settings.TOKEN_TYPE_CLAIM) != RefreshToken.token_type:
+        return None
+    if not BlacklistedToken.objects.filter(token__jti=token.get(jwt_settings.JTI_CLAIM)).exists():
+        return None
+    return token
+
+
+def _live_family(token: Token) -> RefreshTokenFamily | None:
+    """The token's family, or 401 when it was revoked; None for a token from before families."""
+    family_id = token.get(FAMILY_CLAIM)
+    if family_id is None:
+        return None
+    try:
+        family = RefreshTokenFamily.objects.filter(pk=family_id).first()
+    except ValidationError:
+        family = None
+    if family is None or family.revoked_at is not None:
+        raise AuthenticationFailed(
+            "Refresh token rejected: its sign-in was revoked (a used refresh token was presented again, "
+            "the account signed out, or the password changed); sign in again.",
+            code="token_not_valid",
+        )
+    return family
 
 
 def _use_once(token: RefreshToken) -> None:
@@ -149,23 +263,45 @@ def _use_once(token: RefreshToken) -> None:
     )
     _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
     if not created:
-        raise AuthenticationFailed("Refresh token rejected: Token is blacklisted", code="token_not_valid")
+        raise RefreshTokenReused("Refresh token rejected: Token is blacklisted", code="token_not_valid")
+
+
+@contextmanager
+def _spending(token: RefreshToken) -> Iterator[None]:
+    """Run the block in one transaction with ``token`` used up (``_use_once``).
+
+    The loser of a race is a reuse like any other: the family is revoked after
+    the block's transaction rolled back, so the revocation stays although the
+    request fails (this relies on requests not being wrapped in a transaction).
+    """
+    try:
+        with transaction.atomic():
+            _use_once(token)
+            yield
+    except RefreshTokenReused:
+        token_family_revoke(family_id=token.get(FAMILY_CLAIM))
+        raise
 
 
 def token_refresh(*, refresh: str) -> dict[str, str]:
-    """Trade a refresh token for a new pair; the one presented can never be used again."""
+    """Trade a refresh token for a new pair of the same family; the one presented can never be used again.
+
+    Presenting a token that was already used revokes its whole family (see ``RefreshTokenFamily``).
+    """
     token = _refresh_token(refresh)
+    family = _live_family(token)
     user = _token_user(token)
-    with transaction.atomic():
-        _use_once(token)
-        return tokens_for_user(user=user)
+    with _spending(token):
+        return tokens_for_user(user=user, family=family)
 
 
 def token_revoke(*, refresh: str) -> None:
-    """Sign out: the refresh token is blacklisted (its access tokens expire on their own, soon)."""
+    """Sign out: the refresh token is blacklisted and its family ended (its access tokens expire on their own, soon)."""
     token = _refresh_token(refresh)
-    with transaction.atomic():
-        _use_once(token)
+    family = _live_family(token)
+    with _spending(token):
+        if family is not None:
+            token_family_revoke(family_id=str(family.pk))
 
 
 def token_verify(*, token: str) -> Token:
@@ -178,6 +314,7 @@ def token_verify(*, token: str) -> Token:
         jti = parsed.get(jwt_settings.JTI_CLAIM)
         if BlacklistedToken.objects.filter(token__jti=jti).exists():
             raise AuthenticationFailed("Token rejected: Token is blacklisted", code="token_not_valid")
+        _live_family(parsed)
     _token_user(parsed)
     return parsed
 

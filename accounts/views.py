@@ -168,17 +168,18 @@ def _change_password(request: HttpRequest) -> HttpResponse:
         status = 429
     elif form.is_valid():
         try:
-            services.user_change_password(
+            change = services.user_change_password(
                 user=request.user,
                 current_password=form.cleaned_data["current_password"],
                 new_password=form.cleaned_data["new_password"],
+                revoke_api_keys=form.cleaned_data["revoke_api_keys"],
             )
         except ValidationError as exc:
             add_service_error(form, exc)
         else:
             # This browser stays signed in; every other session and refresh token ends.
             update_session_auth_hash(request, request.user)
-            messages.success(request, "Password changed. Other sessions and API tokens were signed out.")
+            messages.success(request, change.message(session_kept=True))
             return redirect("settings")
     return render(request, "accounts/settings.html", _settings_context(request, password_form=form), status=status)
 

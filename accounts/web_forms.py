@@ -125,6 +125,13 @@ class PasswordChangeForm(forms.Form):
     new_password_again = forms.CharField(
         max_length=PASSWORD_MAX_LENGTH, strip=False, widget=_password_input("new-password"), label="New password again"
     )
+    # Ticked unless the user unticks it; an unticked box is simply absent from the POST.
+    revoke_api_keys = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Also revoke my API keys",
+        help_text="Apps and scripts using them stop working; untick to keep them.",
+    )
 
     def clean_new_password_again(self) -> str:
         # A typing check of this page only; the password rules are the service's.

@@ -1,7 +1,9 @@
 """Webhooks in the Standard Webhooks convention (https://www.standardwebhooks.com/).
 
 A POST of ``{type, timestamp, data}`` signed with the user's ``whsec_`` secret:
-``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``. Delivery
+``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``; for a day
+after the secret is rotated a second signature, with the previous secret, follows
+(space-separated, as the convention allows) so receivers can switch over. Delivery
 runs in its own task with exponential retries; every attempt is recorded; it
 never blocks or fails the job.
 """
@@ -19,6 +21,7 @@ import uuid
 from django.conf import settings
 from django.db import transaction
 
+from accounts.selectors import webhook_signing_secrets
 from images.models import Generation, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -30,6 +33,11 @@ def sign(*, secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
     key = base64.b64decode(secret.removeprefix("whsec_"))
     signed = f"{webhook_id}.{timestamp}.".encode() + body
     return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def signature_header(*, secrets: list[str], webhook_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value: one ``v1,<sig>`` per secret, space-separated."""
+    return " ".join(sign(secret=secret, webhook_id=webhook_id, timestamp=timestamp, body=body) for secret in secrets)
 
 
 def queue_webhook(*, generation: Generation, event: str) -> None:
@@ -90,8 +98,8 @@ def deliver(*, generation_id: str, event: str, webhook_id: str, attempt: int) ->
         "User-Agent": "Imagegen-Webhooks/1",
         "webhook-id": webhook_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(
-            secret=generation.user.webhook_secret, webhook_id=webhook_id, timestamp=timestamp, body=body
+        "webhook-signature": signature_header(
+            secrets=webhook_signing_secrets(user=generation.user), webhook_id=webhook_id, timestamp=timestamp, body=body
         ),
     }
     started = time.monotonic()

@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import ApiKey, User
@@ -132,11 +133,43 @@ def test_a_key_authenticates_as_its_user(client_, header):
     assert response.json()["id"] == str(key.user.pk)
 
 
-def test_a_key_can_manage_keys_too(client_):
+@pytest.mark.parametrize("header", ["bearer", "x-api-key"])
+def test_a_key_cannot_create_keys(client_, header):
     key = ApiKeyFactory()
-    response = client_.post(KEYS, {"name": "made by a key"}, format="json", HTTP_X_API_KEY=key.raw_key)
-    assert response.status_code == 201
-    assert ApiKey.objects.get(pk=response.json()["id"]).user == key.user
+    headers = bearer(key.raw_key) if header == "bearer" else {"HTTP_X_API_KEY": key.raw_key}
+
+    response = client_.post(KEYS, {"name": "made by a key"}, format="json", **headers)
+
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "key_not_allowed"
+    assert list(ApiKey.objects.values_list("pk", flat=True)) == [key.pk]
+
+
+def test_a_key_cannot_revoke_keys_not_even_itself(client_):
+    key = ApiKeyFactory()
+    other = ApiKeyFactory(user=key.user)
+
+    for target in (other, key):
+        response = client_.delete(f"{KEYS}/{target.pk}", HTTP_X_API_KEY=key.raw_key)
+        assert response.status_code == 403
+        assert error_of(response)["code"] == "key_not_allowed"
+    assert ApiKey.objects.filter(user=key.user, revoked_at__isnull=True).count() == 2
+
+
+def test_a_key_may_still_list_keys(client_):
+    key = ApiKeyFactory()
+    response = client_.get(KEYS, HTTP_X_API_KEY=key.raw_key)
+    assert response.status_code == 200
+    assert [item["id"] for item in response.json()["results"]] == [str(key.pk)]
+
+
+def test_a_browser_session_manages_keys(user):
+    browser = APIClient()
+    browser.force_login(user)
+
+    created = browser.post(KEYS, {"name": "from the browser"}, format="json")
+    assert created.status_code == 201
+    assert browser.delete(f"{KEYS}/{created.json()['id']}").status_code == 204
 
 
 @pytest.mark.parametrize(

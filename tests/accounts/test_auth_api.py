@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import jwt
 import pytest
+from django.db import connection, connections
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from accounts.models import User
-from accounts.services import tokens_for_user
+from accounts import services
+from accounts.models import RefreshTokenFamily, User
+from accounts.services import FAMILY_CLAIM, tokens_for_user
 from tests.accounts.helpers import bearer, error_of
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
@@ -245,7 +251,83 @@ def test_refresh_rotates_and_the_old_refresh_token_dies(client_, tokens):
     reused = client_.post(REFRESH, {"refresh": tokens["refresh"]}, format="json")
     assert reused.status_code == 401
     assert "blacklisted" in error_of(reused)["message"]
-    assert client_.post(REFRESH, {"refresh": body["refresh"]}, format="json").status_code == 200
+
+
+def refreshed(client_, refresh: str) -> dict[str, str]:
+    response = client_.post(REFRESH, {"refresh": refresh}, format="json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def family_of(token: str) -> str:
+    return jwt.decode(token, options={"verify_signature": False})[FAMILY_CLAIM]
+
+
+def test_rotation_keeps_the_sign_ins_family_and_a_new_sign_in_starts_another(client_, user, tokens):
+    second = refreshed(client_, tokens["refresh"])
+    third = refreshed(client_, second["refresh"])
+
+    assert family_of(tokens["refresh"]) == family_of(second["refresh"]) == family_of(third["refresh"])
+    assert family_of(tokens_for_user(user=user)["refresh"]) != family_of(tokens["refresh"])
+
+
+def test_reusing_a_rotated_refresh_token_revokes_its_whole_family(client_, user, tokens):
+    second = refreshed(client_, tokens["refresh"])
+    live = refreshed(client_, second["refresh"])
+    other_sign_in = tokens_for_user(user=user)
+
+    reused = client_.post(REFRESH, {"refresh": tokens["refresh"]}, format="json")
+
+    assert reused.status_code == 401
+    refused = client_.post(REFRESH, {"refresh": live["refresh"]}, format="json")
+    assert refused.status_code == 401
+    assert "sign-in was revoked" in error_of(refused)["message"]
+    assert client_.post(REFRESH, {"refresh": second["refresh"]}, format="json").status_code == 401
+    assert client_.post(VERIFY, {"token": live["refresh"]}, format="json").status_code == 401
+    assert client_.post(LOGOUT, {"refresh": live["refresh"]}, format="json").status_code == 401
+    refreshed(client_, other_sign_in["refresh"])  # another sign-in of the same user is left alone
+
+
+def test_reusing_any_rotated_ancestor_revokes_the_family(client_, tokens):
+    second = refreshed(client_, tokens["refresh"])
+    live = refreshed(client_, second["refresh"])
+
+    assert client_.post(REFRESH, {"refresh": second["refresh"]}, format="json").status_code == 401
+
+    assert client_.post(REFRESH, {"refresh": live["refresh"]}, format="json").status_code == 401
+
+
+def test_of_two_requests_racing_with_one_refresh_token_one_wins_and_the_family_dies(client_, tokens, monkeypatch):
+    # The loser read the token before the winner blacklisted it: it fails in _use_once, not on reading.
+    read_early = RefreshToken(tokens["refresh"])
+    winner = services.token_refresh(refresh=tokens["refresh"])
+    monkeypatch.setattr(services, "_refresh_token", lambda raw: read_early)
+
+    with pytest.raises(AuthenticationFailed, match="blacklisted"):
+        services.token_refresh(refresh=tokens["refresh"])
+
+    monkeypatch.undo()
+    assert OutstandingToken.objects.filter(blacklistedtoken__isnull=True).count() == 1  # the winner's only
+    assert client_.post(REFRESH, {"refresh": winner["refresh"]}, format="json").status_code == 401
+
+
+def test_a_refresh_token_from_before_families_still_rotates_into_one(client_, user):
+    legacy = RefreshToken.for_user(user)
+    assert FAMILY_CLAIM not in legacy
+
+    rotated = refreshed(client_, str(legacy))
+
+    assert family_of(rotated["refresh"])
+    assert client_.post(REFRESH, {"refresh": str(legacy)}, format="json").status_code == 401
+    refreshed(client_, rotated["refresh"])
+
+
+def test_logout_ends_the_sign_ins_family(client_, tokens):
+    second = refreshed(client_, tokens["refresh"])
+
+    assert client_.post(LOGOUT, {"refresh": second["refresh"]}, format="json").status_code == 204
+
+    assert RefreshTokenFamily.objects.get(pk=family_of(second["refresh"])).revoked_at is not None
 
 
 def test_refresh_refuses_an_access_token_and_garbage(client_, tokens):
@@ -294,3 +376,29 @@ def test_logout_refuses_garbage(client_):
     response = client_.post(LOGOUT, {"refresh": "garbage"}, format="json")
     assert response.status_code == 401
     assert error_of(response)["code"] == "authentication_failed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_truly_racing_with_one_refresh_token_get_at_most_one_pair_and_the_family_dies():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers: no real race to observe")
+    user = UserFactory()
+    first = tokens_for_user(user=user)
+    barrier = threading.Barrier(2)
+
+    def race() -> dict[str, str] | None:
+        barrier.wait()
+        try:
+            return services.token_refresh(refresh=first["refresh"])
+        except AuthenticationFailed:
+            return None
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: race(), range(2)))
+
+    won = [pair for pair in results if pair is not None]
+    assert len(won) == 1
+    with pytest.raises(AuthenticationFailed, match="sign-in was revoked"):
+        services.token_refresh(refresh=won[0]["refresh"])

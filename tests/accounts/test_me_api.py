@@ -8,16 +8,18 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.models import User
 from accounts.services import tokens_for_user
 from images.models import Generation, Image
 from tests.accounts.helpers import bearer, error_of
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories import DEFAULT_PASSWORD, ApiKeyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 ME = "/api/v1/me"
 PASSWORD = "/api/v1/me/password"
 STATS = "/api/v1/me/stats"
+ROTATE = "/api/v1/me/webhook-secret/rotate"
 NEW_PASSWORD = "quartz-meadow-lantern-5150"
 
 
@@ -129,7 +131,8 @@ def test_password_change_ends_every_refresh_and_access_token(client_, user):
         **bearer(first["access"]),
     )  # fmt: skip
 
-    assert response.status_code == 204
+    assert response.status_code == 200
+    assert response.json()["message"].startswith("Password changed; every session and sign-in token was signed out")
     user.refresh_from_db()
     assert user.check_password(NEW_PASSWORD)
     for pair in (first, second):
@@ -150,8 +153,74 @@ def test_a_browser_session_survives_its_own_password_change(user):
         PASSWORD, {"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD}, format="json"
     )
 
-    assert response.status_code == 204
+    assert response.status_code == 200
+    assert response.json()["message"].startswith("Password changed; every other session and sign-in token")
     assert browser.get(ME).status_code == 200
+
+
+def test_password_change_revokes_every_api_key_by_default(api, client_, user):
+    mine = ApiKeyFactory.create_batch(3, user=user)
+    theirs = ApiKeyFactory()
+
+    response = api.post(PASSWORD, {"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD}, format="json")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["api_keys_revoked"], body["api_keys_kept"]) == (3, 0)
+    assert body["message"].endswith(" 3 API keys were revoked.")
+    for key in mine:
+        assert client_.get(ME, HTTP_X_API_KEY=key.raw_key).status_code == 401
+    assert client_.get(ME, HTTP_X_API_KEY=theirs.raw_key).status_code == 200
+
+
+def test_password_change_keeps_the_api_keys_when_asked(api, client_, user):
+    key = ApiKeyFactory(user=user)
+
+    response = api.post(
+        PASSWORD,
+        {"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD, "revoke_api_keys": False},
+        format="json",
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["api_keys_revoked"], body["api_keys_kept"]) == (0, 1)
+    assert body["message"].endswith(" API keys kept: 1 API key still works.")
+    assert client_.get(ME, HTTP_X_API_KEY=key.raw_key).status_code == 200
+
+
+def test_password_change_says_when_there_was_no_key_to_revoke(api):
+    response = api.post(PASSWORD, {"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD}, format="json")
+    assert response.json()["api_keys_revoked"] == 0
+    assert response.json()["message"].endswith(" You had no API keys.")
+
+
+@pytest.mark.parametrize("header", ["bearer", "x-api-key"])
+def test_an_api_key_cannot_change_the_password(client_, user, header):
+    key = ApiKeyFactory(user=user)
+    headers = bearer(key.raw_key) if header == "bearer" else {"HTTP_X_API_KEY": key.raw_key}
+
+    response = client_.post(
+        PASSWORD, {"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD}, format="json", **headers
+    )
+
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "key_not_allowed"
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
+    assert client_.get(ME, **headers).status_code == 200
+
+
+def test_password_change_refuses_a_revoke_api_keys_that_is_not_a_boolean(api, user):
+    response = api.post(
+        PASSWORD,
+        {"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD, "revoke_api_keys": "perhaps"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert error_of(response)["field"] == "revoke_api_keys"
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
 
 
 def test_password_change_refuses_a_wrong_current_password(api, user):
@@ -184,6 +253,58 @@ def test_password_change_names_missing_fields(api):
 def test_password_change_requires_authentication(client_):
     response = client_.post(PASSWORD, {"current_password": "a", "new_password": "b"}, format="json")
     assert response.status_code == 401
+
+
+# --- /me/webhook-secret/rotate ---------------------------------------------------------
+
+
+def test_rotating_the_webhook_secret_issues_a_new_one_that_me_shows(api, user):
+    old = user.webhook_secret
+    before = timezone.now()
+
+    response = api.post(ROTATE)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"webhook_secret", "previous_secret_expires_at"}
+    assert body["webhook_secret"].startswith("whsec_") and body["webhook_secret"] != old
+    expires = dt.datetime.fromisoformat(body["previous_secret_expires_at"])
+    assert before + dt.timedelta(hours=24) <= expires <= timezone.now() + dt.timedelta(hours=24)
+    assert api.get(ME).json()["webhook_secret"] == body["webhook_secret"]
+    user.refresh_from_db()
+    assert (user.webhook_secret, user.previous_webhook_secret) == (body["webhook_secret"], old)
+
+
+def test_a_second_rotation_keeps_the_first_ones_secret_as_the_previous(api, user):
+    first = api.post(ROTATE).json()["webhook_secret"]
+    second = api.post(ROTATE).json()["webhook_secret"]
+
+    user.refresh_from_db()
+    assert (user.webhook_secret, user.previous_webhook_secret) == (second, first)
+
+
+@pytest.mark.parametrize("header", ["bearer", "x-api-key"])
+def test_an_api_key_cannot_rotate_the_webhook_secret(client_, user, header):
+    key = ApiKeyFactory(user=user)
+    headers = bearer(key.raw_key) if header == "bearer" else {"HTTP_X_API_KEY": key.raw_key}
+
+    response = client_.post(ROTATE, **headers)
+
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "key_not_allowed"
+    assert User.objects.get(pk=user.pk).webhook_secret == user.webhook_secret
+
+
+def test_a_browser_session_can_rotate_the_webhook_secret(user):
+    browser = APIClient()
+    browser.force_login(user)
+    assert browser.post(ROTATE).status_code == 200
+
+
+def test_rotating_the_webhook_secret_requires_authentication(client_):
+    response = client_.post(ROTATE)
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "not_authenticated"
 
 
 # --- /me/stats -------------------------------------------------------------------------

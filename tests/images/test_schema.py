@@ -24,6 +24,7 @@ ROUTE_PARAM = re.compile(r"<(?:[^:>]+:)?[^>]+>")
 NO_REQUEST_BODY = {
     ("post", "/api/v1/images/{}/complete"),
     ("post", "/api/v1/generations/{}/cancel"),
+    ("post", "/api/v1/me/webhook-secret/rotate"),
 }
 
 

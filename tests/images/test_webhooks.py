@@ -1,8 +1,9 @@
-"""Standard Webhooks delivery: signature, headers, a record per attempt, retries."""
+"""Standard Webhooks delivery: signatures (two for a day after a rotation), headers, a record per attempt, retries."""
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -10,7 +11,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.utils import timezone
 
+from accounts.models import User
+from accounts.services import webhook_secret_rotate
 from images.models import WebhookDelivery
 from images.webhooks import deliver, queue_webhook, sign
 from tests.images.factories import GenerationFactory
@@ -72,6 +76,54 @@ def test_a_delivery_is_signed_with_the_users_secret_and_recorded(receiver):
     assert payload["data"]["id"] == str(generation.pk) and payload["data"]["status"] == "succeeded"
     delivery = WebhookDelivery.objects.get()
     assert (delivery.ok, delivery.status_code, delivery.attempt) == (True, 200, 1)
+
+
+def verifies(header: str, *, secret: str, webhook_id: str, timestamp: str, body: bytes) -> bool:
+    """A Standard Webhooks receiver's check: any of the space-separated signatures made with ``secret``."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    expected = base64.b64encode(hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).digest())
+    return any(hmac.compare_digest(signature.removeprefix("v1,").encode(), expected) for signature in header.split(" "))
+
+
+def rotated(user, *, hours_ago: float) -> tuple[str, str]:
+    """Rotate ``user``'s webhook secret as if ``hours_ago``; returns (old, new)."""
+    old = user.webhook_secret
+    webhook_secret_rotate(user=user)
+    User.objects.filter(pk=user.pk).update(webhook_secret_rotated_at=timezone.now() - dt.timedelta(hours=hours_ago))
+    return old, user.webhook_secret
+
+
+def delivered_signature(seen: list, generation) -> tuple[str, dict, bytes]:
+    deliver(generation_id=str(generation.pk), event="completed", webhook_id="msg_r", attempt=1)
+    request = seen[-1]
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    return headers["webhook-signature"], headers, request["body"]
+
+
+def test_for_a_day_after_a_rotation_both_the_new_and_the_previous_secret_sign(receiver):
+    url, seen, _ = receiver
+    generation = GenerationFactory(webhook_url=url, webhook_events=["completed"])
+    old, new = rotated(generation.user, hours_ago=23.9)
+
+    header, headers, body = delivered_signature(seen, generation)
+
+    first, second = header.split(" ")
+    check = {"webhook_id": "msg_r", "timestamp": headers["webhook-timestamp"], "body": body}
+    assert verifies(first, secret=new, **check) and not verifies(first, secret=old, **check)
+    assert verifies(second, secret=old, **check) and not verifies(second, secret=new, **check)
+
+
+def test_a_day_after_a_rotation_only_the_new_secret_signs(receiver):
+    url, seen, _ = receiver
+    generation = GenerationFactory(webhook_url=url, webhook_events=["completed"])
+    old, new = rotated(generation.user, hours_ago=24.1)
+
+    header, headers, body = delivered_signature(seen, generation)
+
+    check = {"webhook_id": "msg_r", "timestamp": headers["webhook-timestamp"], "body": body}
+    assert header.count("v1,") == 1
+    assert verifies(header, secret=new, **check)
+    assert not verifies(header, secret=old, **check)
 
 
 def test_a_failed_delivery_is_recorded_and_retried_later_with_the_same_id(receiver, settings):
