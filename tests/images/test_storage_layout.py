@@ -150,7 +150,7 @@ def test_a_move_that_fails_changes_nothing_and_leaves_no_copies(api, user, monke
     with pytest.raises(OSError):
         api.patch(f"{URL}/{image.pk}", {"visibility": "public"}, format="json")
     image.refresh_from_db()
-    assert image.visibility == "private" and image.storage_keys() == keys
+    assert image.visibility == "private" and set(image.storage_keys()) == set(keys)
     assert stored(image) == bodies
     assert not default_storage.exists(calls[0])  # the copy made before the failure is gone
 

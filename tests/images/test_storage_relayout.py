@@ -90,7 +90,7 @@ def test_a_second_run_moves_nothing(user, django_capture_on_commit_callbacks):
     output = relayout(callbacks=django_capture_on_commit_callbacks)
 
     image.refresh_from_db()
-    assert image.storage_keys() == keys
+    assert set(image.storage_keys()) == set(keys)
     assert "1 image(s) checked: 0 moved (0 file(s)), 0 public leftover(s) deleted" in output
 
 
@@ -101,7 +101,7 @@ def test_a_dry_run_reports_and_changes_nothing(user, django_capture_on_commit_ca
     output = relayout("--dry-run", "-v", "2", callbacks=django_capture_on_commit_callbacks)
 
     image.refresh_from_db()
-    assert image.storage_keys() == keys and all(default_storage.exists(key) for key in keys)
+    assert set(image.storage_keys()) == set(keys) and all(default_storage.exists(key) for key in keys)
     assert f"{image.pk}: would move 4 file(s)" in output
     assert f"{image.storage_key} -> {image_key(user_id=user.pk, image_id=image.pk, name='original.png')}" in output
 
@@ -113,7 +113,7 @@ def test_uploads_in_flight_are_left_to_their_worker(user, django_capture_on_comm
     output = relayout(callbacks=django_capture_on_commit_callbacks)
 
     pending.refresh_from_db()
-    assert pending.storage_keys() == keys
+    assert set(pending.storage_keys()) == set(keys)
     assert "1 skipped" in output
 
 
