@@ -237,3 +237,15 @@ def test_staff_unhiding_a_public_image_moves_it_back_under_public(staff, user, d
     image.refresh_from_db()
     assert not image.is_hidden and image.storage_key == f"public/{user.pk}/{image.pk}/original.png"
     assert stored(image) == bodies
+
+
+def test_staff_changing_visibility_in_the_image_form_moves_its_files(staff, user, django_capture_on_commit_callbacks):
+    image = ImageFactory(user=user)
+    bodies = with_files(image)
+    form = {"visibility": "public", "title": "", "category": "", "tags": []}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff.post(f"/admin/images/image/{image.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    image.refresh_from_db()
+    assert image.visibility == "public" and image.storage_key == f"public/{user.pk}/{image.pk}/original.png"
+    assert stored(image) == bodies
