@@ -11,12 +11,14 @@ from collections import defaultdict
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
 from images.models import Generation, Image, Tag, WebhookDelivery
 from images.services.generations import generation_cancel_any, generation_retry
 from images.services.library import MAX_BULK_DELETE, images_bulk_delete
+from images.services.relocation import image_files_relocate, images_set_visibility
 from images.storage import file_url
 from images.webhooks import redeliver
 
@@ -214,6 +216,11 @@ class ImageAdmin(admin.ModelAdmin):
     def size(self, obj: Image) -> str:
         return f"{obj.width}\N{MULTIPLICATION SIGN}{obj.height}" if obj.width else "—"
 
+    def save_model(self, request: HttpRequest, obj: Image, form: ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and {"visibility", "is_hidden"} & set(form.changed_data):
+            image_files_relocate(image_id=obj.pk)  # the change view's transaction covers both
+
     def delete_model(self, request: HttpRequest, obj: Image) -> None:
         _delete_with_files(Image.objects.filter(pk=obj.pk))
 
@@ -222,17 +229,17 @@ class ImageAdmin(admin.ModelAdmin):
 
     @admin.action(description="Hide selected images from everyone but their owner")
     def hide(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
-        count = queryset.update(is_hidden=True)
+        count = images_set_visibility(queryset=queryset, is_hidden=True)
         self.message_user(request, f"Hid {count} image(s).", messages.SUCCESS)
 
     @admin.action(description="Unhide selected images")
     def unhide(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
-        count = queryset.update(is_hidden=False)
+        count = images_set_visibility(queryset=queryset, is_hidden=False)
         self.message_user(request, f"Unhid {count} image(s).", messages.SUCCESS)
 
     @admin.action(description="Make selected images private")
     def make_private(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
-        count = queryset.update(visibility=Image.Visibility.PRIVATE)
+        count = images_set_visibility(queryset=queryset, visibility=Image.Visibility.PRIVATE)
         self.message_user(request, f"Made {count} image(s) private.", messages.SUCCESS)
 
     @admin.action(description="Delete selected images and their files", permissions=["delete"])

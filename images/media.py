@@ -9,12 +9,12 @@ from django.http import FileResponse, Http404, HttpRequest
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
-from images.storage import is_s3, verify_local_signature
+from images.storage import is_image_key, is_s3, verify_local_signature
 
 
 @require_GET
 def signed_media(request: HttpRequest, key: str) -> FileResponse:
-    if is_s3() or not key.startswith("images/") or ".." in key.split("/"):
+    if is_s3() or not is_image_key(key):
         raise Http404("not found")
     attachment = request.GET.get("attachment", "")
     if not verify_local_signature(

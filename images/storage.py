@@ -2,8 +2,17 @@
 
 Everything goes through Django's storage API, so the same code writes local
 files (embedded default) or S3 objects (``IMAGE_S3_BUCKET``). Keys are
-deterministic (``images/<user>/<image>/<name>``): a job that is run again
-overwrites its own files instead of leaving strays.
+deterministic, so a job that is run again overwrites its own files instead of
+leaving strays, and they say who may see a file:
+
+- ``public/<user>/<image>/<name>``: published images (public, not hidden,
+  ready), the only prefix the CDN serves;
+- ``private/<user>/<image>-<secret>/<name>``: everything else; ``<secret>`` is
+  an HMAC of the image id keyed with ``SECRET_KEY``, so nothing a user sees
+  (ids in public lists, sibling outputs of a generation) leads to the key.
+
+``images/<user>/<image>/<name>`` is the layout before that split: rows may
+still point there until ``manage.py storage_relayout`` has moved them.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from urllib.parse import quote, urlencode
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.utils.crypto import salted_hmac
 
 # Signed local URLs expire on these boundaries, so a URL stays the same for a
 # while and browsers can cache the image.
@@ -25,8 +35,38 @@ _URL_BUCKET_SECONDS = 300
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif", "image/avif": "avif"}
 
 
-def image_key(*, user_id: object, image_id: object, name: str) -> str:
-    return f"images/{user_id}/{image_id}/{name}"
+PUBLIC_PREFIX = "public/"
+PRIVATE_PREFIX = "private/"
+LEGACY_PREFIX = "images/"
+KEY_PREFIXES = (PUBLIC_PREFIX, PRIVATE_PREFIX, LEGACY_PREFIX)
+_SECRET_LENGTH = 32  # hex digits: 128 bits
+
+
+def private_folder_secret(image_id: object) -> str:
+    """The part of a non-public image's keys that cannot be derived from its id."""
+    digest = salted_hmac("imagegen.storage.private-folder", str(image_id), algorithm="sha256").hexdigest()
+    return digest[:_SECRET_LENGTH]
+
+
+def image_key(*, user_id: object, image_id: object, name: str, public: bool = False) -> str:
+    """Where file ``name`` of an image is stored: under ``public/`` only when asked for."""
+    if public:
+        return f"{PUBLIC_PREFIX}{user_id}/{image_id}/{name}"
+    return f"{PRIVATE_PREFIX}{user_id}/{image_id}-{private_folder_secret(image_id)}/{name}"
+
+
+def key_name(key: str) -> str:
+    """The file name of a key (``original.png``), whatever its folder."""
+    return key.rsplit("/", 1)[-1]
+
+
+def is_public_key(key: str) -> bool:
+    return key.startswith(PUBLIC_PREFIX)
+
+
+def is_image_key(key: str) -> bool:
+    """Whether ``key`` is one of our image files' keys (and nothing that climbs out of them)."""
+    return key.startswith(KEY_PREFIXES) and ".." not in key.split("/")
 
 
 def is_s3() -> bool:
@@ -51,6 +91,35 @@ def store_bytes(key: str, data: bytes) -> None:
 def read_bytes(key: str) -> bytes:
     with default_storage.open(key, "rb") as handle:
         return handle.read()
+
+
+def key_exists(key: str) -> bool:
+    return default_storage.exists(key)
+
+
+def copy_key(source: str, target: str) -> bool:
+    """Copy the object at ``source`` to ``target`` (replacing it); False when ``source`` does not exist.
+
+    On S3 the copy happens inside the bucket (CopyObject keeps the content type), nothing goes through us.
+    """
+    if is_s3():
+        from botocore.exceptions import ClientError
+
+        client = default_storage.connection.meta.client
+        bucket = settings.IMAGE_S3_BUCKET
+        try:
+            client.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": source})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404", "NotFound"}:
+                return False
+            raise
+        return True
+    try:
+        data = read_bytes(source)
+    except FileNotFoundError:
+        return False
+    store_bytes(target, data)
+    return True
 
 
 def delete_keys(keys: list[str]) -> None:
@@ -101,12 +170,13 @@ def verify_local_signature(
 def file_url(key: str, *, public: bool = False) -> str:
     """A URL a client can fetch ``key`` from.
 
-    Public images behind a CDN get its permanent URL; everything else a
+    Public images behind a CDN get its permanent URL, once their files are
+    under ``public/`` (the only prefix the CDN serves); everything else a
     presigned S3 URL or a signed local URL, both expiring after
     ``PRESIGNED_URL_TTL``. Local URLs are relative: callers with a request
     make them absolute.
     """
-    if public and settings.CDN_URL:
+    if public and settings.CDN_URL and is_public_key(key):
         return f"{settings.CDN_URL}/{quote(key)}"
     if is_s3():
         return default_storage.url(key)

@@ -473,8 +473,13 @@ def test_the_iam_policy_scopes_every_resource_to_our_queues_and_image_prefix():
 
     assert "*" not in resources
     wildcards = {resource for resource in resources if "*" in resource}
-    # ListQueues has no per-queue resource; objects are limited to the images/ prefix.
-    assert wildcards == {"arn:aws:sqs:REGION:ACCOUNT_ID:*", "arn:aws:s3:::BUCKET_NAME/images/*"}
+    # ListQueues has no per-queue resource; objects are limited to the image prefixes (images/: the old layout).
+    assert wildcards == {
+        "arn:aws:sqs:REGION:ACCOUNT_ID:*",
+        "arn:aws:s3:::BUCKET_NAME/public/*",
+        "arn:aws:s3:::BUCKET_NAME/private/*",
+        "arn:aws:s3:::BUCKET_NAME/images/*",
+    }
     [list_queues] = [st for st in statements() if "sqs:ListQueues" in as_list(st["Action"])]
     assert as_list(list_queues["Action"]) == ["sqs:ListQueues"]
     queue_resources = {r for st in statements() for r in as_list(st["Resource"]) if r.startswith("arn:aws:sqs")}

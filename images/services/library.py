@@ -23,7 +23,8 @@ from django.db.models import Aggregate, JSONField, OuterRef, QuerySet, Subquery
 from accounts.models import User
 from imagegen.api.errors import ApiError
 from images.models import Image, Tag
-from images.storage import EXTENSIONS, delete_keys, file_url, is_s3, signed_local_url
+from images.services.relocation import image_files_relocate
+from images.storage import EXTENSIONS, delete_keys, file_url, is_public_key, is_s3, signed_local_url
 
 MAX_TAG_LENGTH = 64
 MAX_TAGS = 20
@@ -139,7 +140,11 @@ def image_update(
     visibility: str | None = None,
     tags: list[str] | None = None,
 ) -> Image:
-    """Change what the owner may change; ``None`` leaves a field as it is, ``tags`` replaces them all."""
+    """Change what the owner may change; ``None`` leaves a field as it is, ``tags`` replaces them all.
+
+    A visibility change moves the image's files between the public and the
+    private prefix in the same transaction (``image_files_relocate``).
+    """
     with transaction.atomic():
         image = image_get(user=user, image_id=image_id)
         fields = {"title": title, "category": category, "visibility": visibility}
@@ -154,6 +159,9 @@ def image_update(
             image.save(update_fields=[*changed, "updated_at"])
         if tags is not None:
             image.tags.set(tags_for(clean_tags(tags)))
+        if visibility is not None:
+            # Last, so that anything failing before it leaves no copies behind.
+            image_files_relocate(image_id=image.pk)
     return image_get(user=user, image_id=image.pk)
 
 
@@ -220,7 +228,7 @@ def image_download_url(*, user: User, image_id: object, variant: str = "original
             raise ApiError(404, "variant_not_found", f"image {image.pk} has no {variant} variant", "variant")
         key, content_type = stored["key"], stored.get("content_type") or f"image/{stored.get('format', '').lower()}"
     public = image.visibility == Image.Visibility.PUBLIC and not image.is_hidden
-    if public and settings.CDN_URL:
+    if public and settings.CDN_URL and is_public_key(key):
         return file_url(key, public=True)
     filename = download_filename(image, variant=variant, content_type=content_type)
     if is_s3():

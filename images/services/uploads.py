@@ -2,10 +2,10 @@
 
 An upload is checked whole before anything is stored (size, content sniffed
 by Pillow, pixel count, a full decode), then its raw bytes are stored at
-``images/<user>/<image>/upload.<ext>`` and the row is created ``pending``.
-The worker (``image_process``) re-encodes it through ``derive_image``: the
-served original without GPS, thumbnails, a WebP. Until then nothing of it is
-served.
+``private/<user>/<image>-<secret>/upload.<ext>`` and the row is created
+``pending``. The worker (``image_process``) re-encodes it through
+``derive_image``: the served original without GPS, thumbnails, a WebP, moved
+under ``public/`` if the image is public. Until then nothing of it is served.
 
 A direct upload goes the other way round: ``direct_upload_create`` makes the
 row (``awaiting_upload``) and a URL the client sends the file to (a presigned
@@ -38,6 +38,7 @@ from images import processing
 from images.models import Image
 from images.services.derive import derive_image
 from images.services.library import clean_tags, tags_for
+from images.services.relocation import image_files_relocate
 from images.storage import EXTENSIONS, delete_keys, image_key, is_s3, read_bytes, store_bytes
 
 logger = logging.getLogger(__name__)
@@ -227,6 +228,8 @@ def image_process(*, image_id: str) -> str:
             if updated and raw_key not in stored:
                 # The served original replaces the raw upload (which may carry GPS).
                 transaction.on_commit(partial(delete_keys, [raw_key]))
+            if updated:
+                image_files_relocate(image_id=image.pk)  # written private; a public image's go public
     except BaseException:
         delete_keys([key for key in stored if key != raw_key])
         raise

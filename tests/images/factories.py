@@ -5,6 +5,7 @@ import uuid
 import factory
 
 from images.models import Generation, Image
+from images.storage import image_key
 from tests.factories import UserFactory
 
 
@@ -34,8 +35,19 @@ class ImageFactory(factory.django.DjangoModelFactory):
     content_type = "image/png"
     bytes = 1000
     id = factory.LazyFunction(uuid.uuid4)
-    storage_key = factory.LazyAttribute(lambda o: f"images/{o.user.pk}/{o.id}/original.png")
+    # Where the app would store it: under public/ for a published image, private/ otherwise.
+    storage_key = factory.LazyAttribute(
+        lambda o: image_key(user_id=o.user.pk, image_id=o.id, name="original.png", public=_published(o))
+    )
     variants = factory.LazyAttribute(
         lambda o: {"thumb_256": {"key": o.storage_key.replace("original.png", "thumb_256.webp"), "width": 256,
                                  "height": 256, "format": "WEBP", "bytes": 100}}
     )  # fmt: skip
+
+
+def _published(o: object) -> bool:
+    return (
+        getattr(o, "visibility", Image.Visibility.PRIVATE) == Image.Visibility.PUBLIC
+        and not getattr(o, "is_hidden", False)
+        and o.processing == Image.Processing.READY
+    )

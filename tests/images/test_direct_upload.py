@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from images.models import Image
 from images.services.uploads import direct_uploads_expire
+from images.storage import image_key
 from tests.images.test_uploads import jpeg_bytes, png_bytes
 
 URL = "/api/v1/images"
@@ -43,7 +44,7 @@ def test_upload_url_creates_an_awaiting_row_and_a_signed_put(api, user):
     assert {"expires", "signature"} <= set(parse_qs(urlsplit(body["upload"]["url"]).query))
     image = Image.objects.get(pk=body["image_id"])
     assert image.user == user and image.processing == "awaiting_upload"
-    assert image.storage_key == f"images/{user.pk}/{image.pk}/upload.png"
+    assert image.storage_key == image_key(user_id=user.pk, image_id=image.pk, name="upload.png")
     assert image.original_filename == "cat.png" and image.bytes == 1234
 
 

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image as PILImage
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from images.storage import image_key
 from tests.support.moto import aws_env, boto3_client, moto_server
 from tests.support.processes import celery_worker, child_env, web_server
 
@@ -57,7 +58,7 @@ def test_a_generation_runs_over_sqs_and_lands_in_s3_with_a_working_presigned_url
             _, body = call("GET", f"{base}/api/v1/generations/{body['id']}", token)
     assert body["status"] == "succeeded", (body, (tmp_path / "worker.log").read_text()[-4000:])
     image = body["images"][0]
-    key = f"images/{user.pk}/{image['id']}/original.png"
+    key = image_key(user_id=user.pk, image_id=image["id"], name="original.png")
     head = s3.head_object(Bucket=BUCKET, Key=key)
     assert head["ContentLength"] == image["bytes"]
     assert image["url"].startswith(f"{moto_url}/{BUCKET}/{key}?")
@@ -65,6 +66,6 @@ def test_a_generation_runs_over_sqs_and_lands_in_s3_with_a_working_presigned_url
     with urllib.request.urlopen(image["url"], timeout=10) as response:
         png = PILImage.open(io.BytesIO(response.read()))
         assert png.format == "PNG" and png.size == (512, 512)
-    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"images/{user.pk}/{image['id']}/")
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=key.rsplit("/", 1)[0] + "/")
     assert {o["Key"].rsplit("/", 1)[1] for o in listed["Contents"]} == {
         "original.png", "thumb_256.webp", "thumb_768.webp", "full.webp"}  # fmt: skip

@@ -242,7 +242,7 @@ def test_it_shows_one_generation_with_its_images(api, user):
     assert body["id"] == str(generation.pk)
     assert len(body["images"]) == 1
     image = body["images"][0]
-    assert image["url"].startswith("http://testserver/media/images/")
+    assert image["url"].startswith("http://testserver/media/private/")
     assert "signature=" in image["url"]
     assert image["thumbnail_url"]
 

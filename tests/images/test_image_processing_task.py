@@ -10,7 +10,7 @@ from PIL import Image as PILImage
 
 from images.models import Image
 from images.services import uploads
-from images.storage import read_bytes
+from images.storage import image_key, read_bytes
 from images.tasks import process_image
 from tests.images.test_uploads import GPS_IFD, jpeg_bytes, png_bytes, upload_file
 
@@ -35,7 +35,7 @@ def test_it_makes_an_upload_servable_and_drops_the_raw_file(api, user, django_ca
     raw_key = image.storage_key
     assert run(image, django_capture_on_commit_callbacks) == "ready"
     assert image.processing == "ready" and image.processing_error == ""
-    assert image.storage_key == f"images/{user.pk}/{image.pk}/original.jpg"
+    assert image.storage_key == image_key(user_id=user.pk, image_id=image.pk, name="original.jpg")
     assert not default_storage.exists(raw_key)
     assert {"thumb_256", "thumb_768", "webp"} <= set(image.variants)
     for key in image.storage_keys():

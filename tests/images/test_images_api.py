@@ -69,7 +69,7 @@ def test_the_image_object_has_every_documented_field(api, user):
     assert item["generation"] == str(generation.pk)
     assert item["tags"] == ["a", "b"]
     assert item["processing"] == "ready"
-    assert item["url"].startswith("http://testserver/media/images/")
+    assert item["url"].startswith("http://testserver/media/private/")
     assert item["variants"]["thumb_256"]["width"] == 256
 
 

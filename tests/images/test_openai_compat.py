@@ -55,7 +55,7 @@ def test_it_answers_with_b64_json_images(api, run_inline, media_root):
 def test_it_answers_with_urls_by_default(api, run_inline, media_root):
     body = api.post("/v1/images/generations", {"prompt": "a kite", "size": "256x256", "model": "fake-1"},
                     format="json").json()  # fmt: skip
-    assert body["data"][0]["url"].startswith("http://testserver/media/images/")
+    assert body["data"][0]["url"].startswith("http://testserver/media/private/")
 
 
 @pytest.mark.django_db

@@ -15,6 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
 from images.models import Image, Tag
+from images.storage import image_key
 
 URL = "/api/v1/images"
 GPS_IFD = 0x8825
@@ -103,7 +104,8 @@ def test_it_stores_uploads_pending_and_queues_their_processing(
         assert item["url"] is None  # the raw upload is never served
         row = Image.objects.get(pk=item["id"])
         assert row.user == user
-        assert row.storage_key == f"images/{user.pk}/{row.pk}/upload.{'png' if item['format'] == 'PNG' else 'jpg'}"
+        name = f"upload.{'png' if item['format'] == 'PNG' else 'jpg'}"
+        assert row.storage_key == image_key(user_id=user.pk, image_id=row.pk, name=name)
         assert (media_root / row.storage_key).read_bytes()[:4] in (b"\x89PNG", b"\xff\xd8\xff\xe0", b"\xff\xd8\xff\xe1")
         assert len(row.sha256) == 64 and row.bytes == (media_root / row.storage_key).stat().st_size
     assert Image.objects.get(pk=png["id"]).original_filename == "cat.png"
