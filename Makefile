@@ -43,9 +43,12 @@ test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Every benchmark in one table (also written to bench/out/results.json); e.g. BENCH_ARGS='--quick' or '--only api'.
+# A PostgreSQL server answering on 127.0.0.1:5432 is benchmarked too (set BENCH_DATABASE_URL to choose another).
 BENCH_ARGS ?=
+BENCH_DATABASE_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo postgres://postgres@127.0.0.1:5432/postgres)
 bench: install-dev
-	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	@command -v wrk >/dev/null || echo "wrk is not installed (apt-get install wrk): the API benchmark falls back to a Python load generator"
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # No Docker engine needed: runs the image's steps in the virtualenv, then `docker compose config` if a client exists.
 docker-check: install-dev

@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.run                      # everything (about 5 minutes on 2 cores)
     .venv/bin/python -m bench.run --quick              # short durations, few jobs: a smoke run
     .venv/bin/python -m bench.run --only api --only queries
+    .venv/bin/python -m bench.run --only api --against 9873eed   # another commit's API figures beside these
     BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python -m bench.run
 
 Sections: ``api`` (bench_api: requests/s and latency of the read endpoints and of POST
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -49,10 +51,10 @@ def row(benchmark: str, measure: str, ours: float | None, reference: float | Non
 # --- Sections ------------------------------------------------------------------------------------
 
 
-def run_api(quick: bool) -> dict:
+def run_api(quick: bool, against: str | None = None) -> dict:
     from bench import bench_api
 
-    return bench_api.run(quick=quick)
+    return bench_api.run(quick=quick, against=against)
 
 
 def run_queries(quick: bool) -> dict:
@@ -274,7 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=SECTIONS, metavar="NAME",
                         help=f"run only this section (repeatable): {', '.join(SECTIONS)}")  # fmt: skip
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output (default bench/out/results.json)")
+    parser.add_argument("--against", metavar="REV", help="api: also measure this commit, side by side")
     args = parser.parse_args(argv)
+    runners = dict(RUNNERS)
+    if args.against:
+        runners["api"] = functools.partial(run_api, against=args.against)
     sys.path.insert(0, str(BASE_DIR))
     chosen = [s for s in SECTIONS if s in (args.only or SECTIONS)]
     started = dt.datetime.now(dt.UTC)
@@ -291,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         load = machine["load_average_by_section"][section] = round(os.getloadavg()[0], 2)
         print(f"... {section} (load average {load})", flush=True)
         try:
-            results[section] = RUNNERS[section](args.quick)
+            results[section] = runners[section](args.quick)
             rows += ROWS[section](results[section])
         except (Exception, SystemExit) as exc:  # one broken section must not hide the others' figures
             errors[section] = traceback.format_exc()

@@ -25,8 +25,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 EXPECTED_MEASURES = {
     "api": [
         "GET /api/v1/generations/{id}: requests/s",
+        "GET /api/v1/generations/{id} (If-None-Match: 304): requests/s",
         "GET /api/v1/images?limit=50: p99 ms",
         "POST /api/v1/generations: requests/s",
+        "DRF view + 1 SELECT: requests/s",
         "bare Django JSON view: requests/s",
     ],
     "pipeline": ["embedded broker: job latency ms", "sqs broker: overhead ms"],
@@ -76,7 +78,7 @@ def test_each_section_runs_quick_and_prints_its_table(section: str, tmp_path: Pa
                 assert (sizes["1"]["results"], sizes["100"]["results"]) == (1, 50)
     if section == "api":
         for backend in document["results"]["api"]["backends"]:
-            for figures in [*backend["endpoints"].values(), backend["bare"]]:
+            for figures in [*backend["endpoints"].values(), backend["bare"], backend["drf_select"]]:
                 assert figures["errors"] == 0 and figures["requests"] > 0
 
 
