@@ -26,6 +26,7 @@ machine at about the same time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import http.client
 import json
@@ -502,6 +503,24 @@ def measure_tree(backend: str, tree: Path, *, duration: float, warmup: float, la
     return endpoints
 
 
+POST_SQS = "POST /api/v1/generations (SQS on moto)"
+
+
+def measure_post_over_sqs(backend: str, tree: Path, *, duration: float, warmup: float, label: str) -> dict[str, Any]:
+    """``POST /api/v1/generations`` with Celery over SQS (moto's server), the production broker."""
+    from tests.support.moto import aws_env, boto3_client, moto_server
+
+    with fresh_environment(backend, label=label) as env, moto_server() as endpoint:
+        boto3_client("sqs", endpoint).create_queue(QueueName="imagegen-bench")
+        env.update(aws_env(endpoint), CELERY_BROKER_URL="sqs://", SQS_QUEUE_NAME="imagegen-bench")
+        seeded = seed(env, tree, 1)
+        headers = {"Authorization": f"Bearer {seeded['access']}", "Content-Type": "application/json"}
+        target = Target(POST_SQS, "POST", "/api/v1/generations", headers, json.dumps(POST_BODY).encode())
+        with serve(env, "imagegen.settings", Path(env["IMAGEGEN_VAR_DIR"]) / "gunicorn-sqs.log", tree=tree) as port:
+            check(port, target)
+            return drive(port, target, connections=POST_CONNECTIONS, duration=duration, warmup=warmup)
+
+
 def measure_references(backend: str, *, duration: float, warmup: float) -> dict[str, Any]:
     """The bare Django view and DRF with one SELECT, on a seeded database of their own."""
     with fresh_environment(backend, label="reference") as env:
@@ -522,13 +541,20 @@ def run_backend(backend: str, *, duration: float, warmup: float, against: str | 
     result: dict[str, Any] = {"backend": backend, "seed_rows": SEED_ROWS}
     references = measure_references(backend, duration=duration, warmup=warmup)
     result["bare"], result["drf_select"] = references["bare"], references["drf_select"]
-    result["endpoints"] = measure_tree(backend, BASE_DIR, duration=duration, warmup=warmup, label="api")
-    if against:
-        with checkout(against) as tree:
-            result["against"] = {
-                "rev": against,
-                "endpoints": measure_tree(backend, tree, duration=duration, warmup=warmup, label="against"),
-            }
+    trees = [("api", BASE_DIR)]
+    checkouts = contextlib.ExitStack()
+    with checkouts:
+        if against:
+            trees.append(("against", checkouts.enter_context(checkout(against))))
+        for label, tree in trees:
+            endpoints = measure_tree(backend, tree, duration=duration, warmup=warmup, label=label)
+            if backend == "postgresql":  # the production pair: PostgreSQL and SQS
+                endpoints[POST_SQS] = measure_post_over_sqs(backend, tree, duration=duration, warmup=warmup,
+                                                            label=f"{label}-sqs")  # fmt: skip
+            if label == "api":
+                result["endpoints"] = endpoints
+            else:
+                result["against"] = {"rev": against, "endpoints": endpoints}
     return result
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.quotas import check_quota
 from imagegen.api.errors import ApiError
+from imagegen.compiled import CompiledQuery
 from images.models import Generation, Image
 from images.params import MAX_SEED
 from images.serializers import GenerationParams
@@ -163,6 +164,27 @@ _IMAGE_FIELDS = [field.attname for field in Image._meta.concrete_fields]
 _IMAGE_LOOKUPS = [f"images__{field.name}" for field in Image._meta.concrete_fields]
 
 
+def _detail_rows(*, user_id: object, pk: object) -> QuerySet:
+    # values_list() follows the reverse relations with LEFT JOINs: one row per image
+    # and tag, and a single row of NULLs for a generation without images.
+    return (
+        Generation.objects.filter(user_id=user_id, pk=pk)
+        .annotate(queued_ahead=Coalesce(_queued_ahead(), 0))
+        .values_list(*_GENERATION_FIELDS, "queued_ahead", *_IMAGE_LOOKUPS, "images__tags__name")
+        .order_by("images__index", "images__id", "images__tags__name")
+    )
+
+
+# Built once per connection: compiling this query cost more than running it (a status poll runs it).
+_DETAIL = CompiledQuery(
+    _detail_rows,
+    params={
+        "user_id": (User._meta.pk, uuid.UUID(int=1)),
+        "pk": (Generation._meta.pk, uuid.UUID(int=2)),
+    },
+)
+
+
 def generation_detail(*, user: User, generation_id: object) -> tuple[Generation, str]:
     """One of the user's generations with its images and their tags, in one query; 404 otherwise.
 
@@ -174,19 +196,7 @@ def generation_detail(*, user: User, generation_id: object) -> tuple[Generation,
         pk = uuid.UUID(str(generation_id))
     except ValueError:
         raise ApiError(404, "not_found", "generation not found") from None
-    # values_list() follows the reverse relations with LEFT JOINs: one row per image
-    # and tag, and a single row of NULLs for a generation without images.
-    rows = list(
-        Generation.objects.filter(user=user, pk=pk)
-        .annotate(queued_ahead=Coalesce(_queued_ahead(), 0))
-        .values_list(
-            *_GENERATION_FIELDS,
-            "queued_ahead",
-            *_IMAGE_LOOKUPS,
-            "images__tags__name",
-        )
-        .order_by("images__index", "images__id", "images__tags__name")
-    )
+    rows = _DETAIL.rows(user_id=user.pk, pk=pk)
     if not rows:
         raise ApiError(404, "not_found", "generation not found")
     size = len(_GENERATION_FIELDS)
