@@ -487,6 +487,7 @@ IMAGE_RETENTION_DAYS = env_int("IMAGE_RETENTION_DAYS", 0, minimum=0)
 CELERY_BEAT_SCHEDULE = {
     "sweep-generations": {"task": "images.sweep_generations", "schedule": float(SWEEPER_INTERVAL)},
     "expire-direct-uploads": {"task": "images.expire_direct_uploads", "schedule": 3600.0},
+    "sweep-upload-staging": {"task": "images.sweep_upload_staging", "schedule": 3600.0},
     "expire-old-images": {"task": "images.expire_old_images", "schedule": 3600.0},
 }
 if BROKER_IS_EMBEDDED:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import secrets
 import time
 from urllib.parse import quote, urlencode
 
@@ -22,11 +23,19 @@ from django.core.files.storage import default_storage
 # while and browsers can cache the image.
 _URL_BUCKET_SECONDS = 300
 
+# Direct uploads land under here, one random key per attempt (see images/services/uploads.py).
+UPLOAD_STAGING_PREFIX = "uploads/"
+
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif", "image/avif": "avif"}
 
 
 def image_key(*, user_id: object, image_id: object, name: str) -> str:
     return f"images/{user_id}/{image_id}/{name}"
+
+
+def upload_staging_key(*, user_id: object, image_id: object) -> str:
+    """A fresh key for one direct upload attempt; never served, and dead once the upload is completed."""
+    return f"{UPLOAD_STAGING_PREFIX}{user_id}/{image_id}/{secrets.token_urlsafe(16)}"
 
 
 def is_s3() -> bool:
