@@ -124,7 +124,7 @@ class StorageQuotaExceeded(ApiError):
 
 
 def _tier_limit(limits: dict[str, int], tier: str) -> int | None:
-    # A tier missing from the map gets the default tier's limit, or else the first (lowest) tier's: never none.
+    # A tier missing from the map gets the default tier's limit, or else the first (lowest) tier's, not no limit.
     limit = limits.get(tier, limits.get(settings.DEFAULT_TIER, next(iter(limits.values()), 0)))
     return limit or None
 
