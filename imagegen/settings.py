@@ -196,6 +196,12 @@ TIER_QUOTAS = env_int_map("TIER_QUOTAS", "free:50,pro:1000,enterprise:0")
 DEFAULT_TIER = env_str("DEFAULT_TIER", next(iter(TIER_QUOTAS)))
 if DEFAULT_TIER not in TIER_QUOTAS:
     raise ImproperlyConfigured(f"DEFAULT_TIER {DEFAULT_TIER!r} is not one of TIER_QUOTAS ({', '.join(TIER_QUOTAS)})")
+# Uploaded files per UTC day, and bytes of stored originals (set in MiB), per tier; 0 = unlimited.
+TIER_UPLOAD_QUOTAS = env_int_map("TIER_UPLOAD_QUOTAS", "free:100,pro:2000,enterprise:0")
+TIER_STORAGE_QUOTAS = {
+    tier: mib * 1024 * 1024
+    for tier, mib in env_int_map("TIER_STORAGE_QUOTAS_MB", "free:1024,pro:102400,enterprise:0").items()
+}
 
 
 def _rate(name: str, default: str) -> str:
@@ -501,6 +507,7 @@ IMAGE_RETENTION_DAYS = env_int("IMAGE_RETENTION_DAYS", 0, minimum=0)
 CELERY_BEAT_SCHEDULE = {
     "sweep-generations": {"task": "images.sweep_generations", "schedule": float(SWEEPER_INTERVAL)},
     "expire-direct-uploads": {"task": "images.expire_direct_uploads", "schedule": 3600.0},
+    "sweep-upload-staging": {"task": "images.sweep_upload_staging", "schedule": 3600.0},
     "expire-old-images": {"task": "images.expire_old_images", "schedule": 3600.0},
     "delete-expired-rate-counters": {"task": "imagegen.delete_expired_rate_counters", "schedule": 900.0},
 }

@@ -185,6 +185,24 @@ class Image(models.Model):
         return keys
 
 
+class UploadDay(models.Model):
+    """How many files a user uploaded on one UTC day: the daily upload quota's count.
+
+    Kept apart from the images so that deleting an upload does not give its
+    place in the quota back.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="upload_days")
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="upload_day_user_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.day}: {self.count}"
+
+
 class WebhookDelivery(models.Model):
     """One attempt to deliver one webhook event; retries share a ``webhook_id``."""
 

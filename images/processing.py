@@ -230,6 +230,20 @@ def sniff(data: bytes) -> ImageInfo | None:
         return _info(data, im, fmt)
 
 
+def probe(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: int | None = None) -> ImageInfo:
+    """Identify an image from its headers alone, raising ``InvalidImage`` if it is not one we accept.
+
+    What a web request may afford: the format by content, the dimensions and
+    the pixel limit (so a decompression bomb is refused by what it claims),
+    never the pixels. Codes as ``inspect``; ``truncated`` and ``corrupt`` only
+    for a header that cannot be read. Bytes that break further in are the
+    worker's to find (``make_derivatives`` decodes them).
+    """
+    im, fmt = _open(data, max_pixels=max_pixels, max_bytes=max_bytes)
+    with im:
+        return _info(data, im, fmt)
+
+
 def inspect(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: int | None = None) -> ImageInfo:
     """Identify and fully decode an image, raising ``InvalidImage`` if it is not one we accept.
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import secrets
 import time
 from urllib.parse import quote, urlencode
 
@@ -31,6 +32,9 @@ from django.utils.crypto import salted_hmac
 # Signed local URLs expire on these boundaries, so a URL stays the same for a
 # while and browsers can cache the image.
 _URL_BUCKET_SECONDS = 300
+
+# Direct uploads land under here, one random key per attempt (see images/services/uploads.py).
+UPLOAD_STAGING_PREFIX = "uploads/"
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif", "image/avif": "avif"}
 
@@ -67,6 +71,11 @@ def is_public_key(key: str) -> bool:
 def is_image_key(key: str) -> bool:
     """Whether ``key`` is one of our image files' keys (and nothing that climbs out of them)."""
     return key.startswith(KEY_PREFIXES) and ".." not in key.split("/")
+
+
+def upload_staging_key(*, user_id: object, image_id: object) -> str:
+    """A fresh key for one direct upload attempt; never served, and dead once the upload is completed."""
+    return f"{UPLOAD_STAGING_PREFIX}{user_id}/{image_id}/{secrets.token_urlsafe(16)}"
 
 
 def is_s3() -> bool:

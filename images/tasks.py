@@ -61,6 +61,13 @@ def expire_direct_uploads() -> int:
     return direct_uploads_expire(older_than=timedelta(seconds=settings.DIRECT_UPLOAD_EXPIRY_SECONDS))
 
 
+@shared_task(name="images.sweep_upload_staging")
+def sweep_upload_staging() -> int:
+    from images.services.retention import upload_staging_sweep
+
+    return upload_staging_sweep()
+
+
 @shared_task(name="images.expire_old_images")
 def expire_old_images() -> int:
     from images.services.retention import images_expire

@@ -1,16 +1,22 @@
 """Uploaded images: multipart uploads, direct (presigned) uploads, and the worker step that makes them servable.
 
-An upload is checked whole before anything is stored (size, content sniffed
-by Pillow, pixel count, a full decode), then its raw bytes are stored at
-``private/<user>/<image>-<secret>/upload.<ext>`` and the row is created
-``pending``. The worker (``image_process``) re-encodes it through
-``derive_image``: the served original without GPS, thumbnails, a WebP, moved
-under ``public/`` if the image is public. Until then nothing of it is served.
+An upload is checked before anything is stored (size, content sniffed by
+Pillow, the pixel count its header claims, the user's quotas), then its raw
+bytes are stored at ``private/<user>/<image>-<secret>/upload.<ext>`` and the
+row is created ``pending``. The web request never decodes pixels (a small PNG
+can claim 50 million of them): the worker (``image_process``) decodes and
+re-encodes it through ``derive_image``: the served original without GPS,
+thumbnails, a WebP, moved under ``public/`` if the image is public; a file
+that does not decode ends ``failed``. Until then nothing of it is served.
 
 A direct upload goes the other way round: ``direct_upload_create`` makes the
 row (``awaiting_upload``) and a URL the client sends the file to (a presigned
-S3 POST, or our own signed PUT on local storage); ``direct_upload_complete``
-checks what arrived and queues the same processing.
+S3 POST, or our own signed PUT on local storage), aimed at a random staging
+key of that attempt (``uploads/<user>/<image>/<random>``).
+``direct_upload_complete`` checks what arrived, copies it to the image's own
+key and deletes the staging object, so the URL can no longer change anything;
+``images.services.retention.upload_staging_sweep`` deletes whatever is sent to
+a staging key later.
 """
 
 from __future__ import annotations
@@ -33,13 +39,22 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.quotas import check_upload_quota, uploads_record
 from imagegen.api.errors import ApiError
 from images import processing
 from images.models import Image
 from images.services.derive import derive_image
 from images.services.library import clean_tags, tags_for
 from images.services.relocation import image_files_relocate
-from images.storage import EXTENSIONS, delete_keys, image_key, is_s3, read_bytes, store_bytes
+from images.storage import (
+    EXTENSIONS,
+    delete_keys,
+    image_key,
+    is_s3,
+    read_bytes,
+    store_bytes,
+    upload_staging_key,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +100,9 @@ def _limit_error(name: str, size: int) -> ApiError:
 
 
 def check_image_bytes(name: str, data: bytes, *, field: str = "files") -> processing.ImageInfo:
-    """Sniff and fully decode ``data``; ApiError 400 naming ``name`` when it is not an acceptable image."""
+    """Sniff ``data`` and read its header, never its pixels; ApiError 400 naming ``name`` when it is refused."""
     try:
-        return processing.inspect(data, max_pixels=settings.MAX_IMAGE_PIXELS)
+        return processing.probe(data, max_pixels=settings.MAX_IMAGE_PIXELS)
     except processing.InvalidImage as exc:
         raise ApiError(400, exc.code, f"{name}: {exc.message}", field=field) from None
 
@@ -101,7 +116,7 @@ def _read_limited(file: UploadFile, name: str) -> bytes:
 
 
 def check_uploads(files: list[UploadFile]) -> list[CheckedUpload]:
-    """Every rule an upload must pass, for all files, before anything is stored."""
+    """Every rule of the files themselves, for all of them, before anything is stored (quotas come next)."""
     if not files:
         raise ApiError(400, "required", "files: send at least one file", field="files")
     if len(files) > MAX_FILES:
@@ -131,9 +146,11 @@ def image_upload(
     """Store uploaded files as the user's images (``pending``) and queue their processing.
 
     Every file is checked first: one bad file refuses the whole request and
-    nothing is stored. Raises ApiError: 400 ``too_many_files``,
+    nothing is stored. Pixels are decoded by the worker, which fails an
+    image that does not decode. Raises ApiError: 400 ``too_many_files``,
     ``not_an_image``, ``unsupported_format``, ``too_many_pixels``,
-    ``truncated``...; 413 ``file_too_large``.
+    ``corrupt``...; 413 ``file_too_large``, ``storage_quota_exceeded``; 429
+    ``upload_quota_exceeded``.
     """
     from images.tasks import process_image
 
@@ -146,6 +163,10 @@ def image_upload(
     stored: list[str] = []
     try:
         with transaction.atomic():
+            # Serialises this user's uploads so two requests cannot both pass the quotas.
+            User.objects.select_for_update().filter(pk=user.pk).first()
+            check_upload_quota(user=user, files=len(checked), nbytes=sum(upload.info.bytes for upload in checked))
+            uploads_record(user=user, files=len(checked))
             tag_rows = tags_for(tag_names)
             images = []
             for upload in checked:
@@ -280,10 +301,13 @@ def direct_upload_create(
 ) -> DirectUpload:
     """Create an ``awaiting_upload`` row and a URL to send its file to.
 
-    S3: a presigned POST limited to ``MAX_UPLOAD_BYTES`` and the announced
-    content type. Local storage: a signed PUT URL on this server
-    (``base_url`` makes it absolute). Raises ApiError 400
-    ``unsupported_format``, 413 ``file_too_large``.
+    Both aim at a staging key of this attempt. S3: a presigned POST
+    limited to ``MAX_UPLOAD_BYTES`` and the announced content type. Local
+    storage: a signed PUT URL on this server (``base_url`` makes it
+    absolute). The upload counts against today's quota now, and its announced
+    size against storage until it is completed. Raises ApiError 400
+    ``unsupported_format``, 413 ``file_too_large``,
+    ``storage_quota_exceeded``, 429 ``upload_quota_exceeded``.
     """
     content_type = content_type.strip().lower()
     if content_type not in DIRECT_UPLOAD_TYPES:
@@ -299,17 +323,21 @@ def direct_upload_create(
             field="bytes",
         )  # fmt: skip
     image_id = uuid.uuid4()
-    key = image_key(user_id=user.pk, image_id=image_id, name=_upload_name(content_type))
-    image = Image.objects.create(
-        id=image_id,
-        user=user,
-        source=Image.Source.UPLOADED,
-        original_filename=filename[:255],
-        storage_key=key,
-        content_type=content_type,
-        bytes=size,
-        processing=Image.Processing.AWAITING_UPLOAD,
-    )
+    key = upload_staging_key(user_id=user.pk, image_id=image_id)
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        check_upload_quota(user=user, files=1, nbytes=size, field="bytes")
+        uploads_record(user=user, files=1)
+        image = Image.objects.create(
+            id=image_id,
+            user=user,
+            source=Image.Source.UPLOADED,
+            original_filename=filename[:255],
+            storage_key=key,
+            content_type=content_type,
+            bytes=size,
+            processing=Image.Processing.AWAITING_UPLOAD,
+        )
     ttl = settings.PRESIGNED_URL_TTL
     if is_s3():
         post = _s3_client().generate_presigned_post(
@@ -348,7 +376,7 @@ def verify_upload_signature(*, image_id: uuid.UUID | str, key: str, expires: str
 
 
 def direct_upload_receive(*, image_id: uuid.UUID, stream: IO[bytes], content_type: str, length: int | None) -> None:
-    """Store the body of a local signed PUT at its image's key (the signature was checked by the view).
+    """Store the body of a local signed PUT at its image's staging key (the signature was checked by the view).
 
     Reads at most ``MAX_UPLOAD_BYTES`` (413 past it, whatever Content-Length
     said). Raises ApiError 404 for an unknown image, 409 when it is no longer
@@ -378,39 +406,67 @@ def direct_upload_receive(*, image_id: uuid.UUID, stream: IO[bytes], content_typ
 
 
 def direct_upload_complete(*, user: User, image_id: object) -> tuple[Image, bool]:
-    """Check the file a direct upload sent and queue its processing.
+    """Check the file a direct upload sent, move it to the image's own key and queue its processing.
 
     Returns ``(image, started)``; ``started`` is False when it was already
-    completed (a repeated call is harmless). Raises ApiError 404, 409
-    ``upload_missing`` when no file arrived, 413/400 when the file breaks the
-    upload rules (the file is then deleted, so the client can upload again).
+    completed (a repeated call is harmless). The bytes checked are the bytes
+    stored at ``images/<user>/<image>/upload.<ext>``; the staging object is
+    deleted, so nothing sent to the upload URL afterwards reaches the image.
+    Raises ApiError 404, 409 ``upload_missing`` when no file arrived,
+    413/400 when the file breaks the upload rules, 413
+    ``storage_quota_exceeded`` when its real size does not fit (the staging
+    file is then deleted, so the client can upload again).
     """
     from images.services.library import image_get
     from images.tasks import process_image
 
-    image = image_get(user=user, image_id=image_id)
-    if image.processing != Image.Processing.AWAITING_UPLOAD:
-        return image, False
+    pk = image_get(user=user, image_id=image_id).pk  # 404 for an unknown id or anyone else's
+    stored = ""
+    try:
+        with transaction.atomic():
+            # One completion at a time per image: a second one waits, then finds it done.
+            image = Image.objects.select_for_update().filter(pk=pk).first() or image_get(user=user, image_id=pk)
+            if image.processing != Image.Processing.AWAITING_UPLOAD:
+                return image, False
+            staging = image.storage_key
+            info, data = _check_staged(image)
+            User.objects.select_for_update().filter(pk=user.pk).first()
+            try:
+                check_upload_quota(user=user, files=0, nbytes=info.bytes, exclude_image_id=image.pk, field="file")
+            except ApiError:
+                delete_keys([staging])
+                raise
+            stored = image_key(user_id=user.pk, image_id=image.pk, name=_upload_name(info.content_type))
+            store_bytes(stored, data)
+            Image.objects.filter(pk=image.pk).update(
+                processing=Image.Processing.PENDING, storage_key=stored, updated_at=timezone.now(), **_info_fields(info)
+            )
+            transaction.on_commit(partial(delete_keys, [staging]))
+            process_image.delay_on_commit(str(image.pk))
+    except BaseException:
+        delete_keys([stored])  # the row still points at its staging key
+        raise
+    image.refresh_from_db()
+    return image, True
+
+
+def _check_staged(image: Image) -> tuple[processing.ImageInfo, bytes]:
+    """What arrived at a direct upload's staging key, checked like a multipart file; deleted when refused."""
     key = image.storage_key
     if not default_storage.exists(key):
         raise ApiError(409, "upload_missing", f"nothing was uploaded for image {image.pk} yet")
-    size = default_storage.size(key)
     name = image.original_filename or str(image.pk)
     try:
+        size = default_storage.size(key)
         if size > settings.MAX_UPLOAD_BYTES:
             raise _limit_error(name, size)
-        info = check_image_bytes(name, read_bytes(key), field="file")
+        data = read_bytes(key)
+        if len(data) > settings.MAX_UPLOAD_BYTES:  # replaced by a larger file since
+            raise _limit_error(name, len(data))
+        return check_image_bytes(name, data, field="file"), data
     except ApiError:
         delete_keys([key])
         raise
-    with transaction.atomic():
-        updated = Image.objects.filter(pk=image.pk, processing=Image.Processing.AWAITING_UPLOAD).update(
-            processing=Image.Processing.PENDING, updated_at=timezone.now(), **_info_fields(info)
-        )
-        if updated:
-            process_image.delay_on_commit(str(image.pk))
-    image.refresh_from_db()
-    return image, bool(updated)
 
 
 def direct_uploads_expire(*, older_than: datetime | timedelta) -> int:

@@ -9,9 +9,22 @@ from django.utils import timezone
 from rest_framework.test import APIRequestFactory, force_authenticate
 from rest_framework.views import APIView
 
-from accounts.quotas import QuotaExceeded, check_quota, day_start, quota_for_user
+from accounts.quotas import (
+    QuotaExceeded,
+    StorageQuotaExceeded,
+    UploadQuotaExceeded,
+    check_quota,
+    check_upload_quota,
+    day_start,
+    quota_for_user,
+    storage_limit_for_tier,
+    upload_limit_for_tier,
+    uploads_record,
+    uploads_since,
+)
 from images.models import Generation
 from tests.factories import UserFactory
+from tests.images.factories import ImageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -114,3 +127,42 @@ def test_an_exceeded_quota_answers_429_with_retry_after(settings):
     assert response.data["error"]["field"] is None
     seconds_to_midnight = (day_start() + dt.timedelta(days=1) - timezone.now()).total_seconds()
     assert abs(int(response["Retry-After"]) - seconds_to_midnight) <= 5
+
+
+# --- Uploads ------------------------------------------------------------------------------
+
+
+def test_upload_limits_follow_the_tier_and_an_unknown_tier_never_goes_unlimited(settings):
+    settings.TIER_UPLOAD_QUOTAS = {"free": 10, "pro": 100, "enterprise": 0}
+    settings.TIER_STORAGE_QUOTAS = {"basic": 1000, "pro": 0}
+    settings.DEFAULT_TIER = "free"
+    assert [upload_limit_for_tier(t) for t in ("free", "pro", "enterprise", "legacy")] == [10, 100, None, 10]
+    assert [storage_limit_for_tier(t) for t in ("basic", "pro", "free")] == [1000, None, 1000]
+
+
+def test_uploads_are_counted_per_utc_day():
+    user = UserFactory()
+    yesterday = day_start() - dt.timedelta(hours=1)
+    uploads_record(user=user, files=4, now=yesterday)
+    uploads_record(user=user, files=2)
+    uploads_record(user=user, files=3)
+    uploads_record(user=UserFactory(), files=5)
+    assert uploads_since(user=user, since=day_start()) == 5
+
+
+def test_check_upload_quota_allows_up_to_each_limit(settings):
+    settings.TIER_UPLOAD_QUOTAS = {"free": 3}
+    settings.TIER_STORAGE_QUOTAS = {"free": 5000}
+    user = UserFactory()
+    uploads_record(user=user, files=2)
+    image = ImageFactory(user=user, bytes=4000)
+
+    check_upload_quota(user=user, files=1, nbytes=1000)  # exactly reaches both limits
+    with pytest.raises(UploadQuotaExceeded) as daily:
+        check_upload_quota(user=user, files=2, nbytes=0)
+    assert (daily.value.status_code, daily.value.code) == (429, "upload_quota_exceeded")
+    assert 0 < daily.value.wait <= 86400
+    with pytest.raises(StorageQuotaExceeded) as storage:
+        check_upload_quota(user=user, files=0, nbytes=1001)
+    assert (storage.value.status_code, storage.value.code) == (413, "storage_quota_exceeded")
+    check_upload_quota(user=user, files=0, nbytes=5000, exclude_image_id=image.pk)  # its real size, replacing its own

@@ -12,9 +12,12 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from images.models import Image
+from images.services.retention import upload_staging_sweep
 from images.services.uploads import direct_uploads_expire
 from images.storage import image_key
-from tests.images.test_uploads import jpeg_bytes, png_bytes
+from images.tasks import sweep_upload_staging
+from tests.images.factories import ImageFactory
+from tests.images.test_uploads import forbid_decoding, jpeg_bytes, png_bytes, png_of_zeros
 
 URL = "/api/v1/images"
 
@@ -44,7 +47,8 @@ def test_upload_url_creates_an_awaiting_row_and_a_signed_put(api, user):
     assert {"expires", "signature"} <= set(parse_qs(urlsplit(body["upload"]["url"]).query))
     image = Image.objects.get(pk=body["image_id"])
     assert image.user == user and image.processing == "awaiting_upload"
-    assert image.storage_key == image_key(user_id=user.pk, image_id=image.pk, name="upload.png")
+    assert image.storage_key.startswith(f"uploads/{user.pk}/{image.pk}/")  # a staging key of this attempt
+    assert start(api)["image_id"] != body["image_id"]
     assert image.original_filename == "cat.png" and image.bytes == 1234
 
 
@@ -56,12 +60,15 @@ def test_the_whole_flow_ends_in_a_pending_image_that_is_then_listed(
     assert api.get(URL).json()["results"] == []  # not listed while awaiting its file
     uploaded = put(client, body["upload"], data)
     assert uploaded.status_code == 200, uploaded.json()
-    image = Image.objects.get(pk=body["image_id"])
-    assert (media_root / image.storage_key).read_bytes() == data
+    staging = Image.objects.get(pk=body["image_id"]).storage_key
+    assert (media_root / staging).read_bytes() == data
     with django_capture_on_commit_callbacks() as callbacks:
         completed = api.post(f"{URL}/{body['image_id']}/complete")
     assert completed.status_code == 202, completed.json()
-    assert len(callbacks) == 1  # processing queued once the row is committed
+    assert len(callbacks) == 2  # after the commit: the staging file deleted, processing queued
+    image = Image.objects.get(pk=body["image_id"])
+    assert image.storage_key == image_key(user_id=image.user_id, image_id=image.pk, name="upload.jpg")
+    assert (media_root / image.storage_key).read_bytes() == data
     item = completed.json()
     assert item["processing"] == "pending" and item["format"] == "JPEG" and item["width"] == 640
     assert item["bytes"] == len(data) and item["url"] is None
@@ -170,7 +177,8 @@ def test_only_put_is_accepted_and_a_completed_upload_cannot_be_overwritten(api, 
     assert put(client, body["upload"], png_bytes()).status_code == 200
     assert api.post(f"{URL}/{body['image_id']}/complete").status_code == 202
     again = put(client, body["upload"], png_bytes((10, 10)))
-    assert again.status_code == 409
+    assert again.status_code == 403  # the URL was signed for the staging key, which the image has left
+    assert again.json()["error"]["code"] == "invalid_signature"
 
 
 def test_expiry_deletes_old_uncompleted_uploads_and_their_files(api, client, user):
@@ -213,3 +221,83 @@ def test_the_body_is_cut_off_at_the_limit_even_when_content_length_is_absent(api
         )
     assert refused.value.status_code == 413
     assert not default_storage.exists(Image.objects.get(pk=body["image_id"]).storage_key)
+
+
+# --- Staging keys, headers only, quotas -----------------------------------------------------
+
+
+def test_complete_moves_the_file_off_its_staging_key_and_the_sweep_removes_later_strays(
+    api, client, media_root, django_capture_on_commit_callbacks
+):
+    first = start(api)
+    put(client, first["upload"], png_bytes())
+    staging = Image.objects.get(pk=first["image_id"]).storage_key
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post(f"{URL}/{first['image_id']}/complete").status_code == 202
+    assert not default_storage.exists(staging)
+    awaiting = start(api)
+    put(client, awaiting["upload"], png_bytes())
+    awaiting_key = Image.objects.get(pk=awaiting["image_id"]).storage_key
+    default_storage.save(staging, ContentFile(png_bytes((9, 9))))  # written by the old URL after all
+
+    assert sweep_upload_staging() == 1  # the periodic task
+    assert not default_storage.exists(staging)
+    assert default_storage.exists(awaiting_key)  # its client may still complete it
+    assert default_storage.exists(Image.objects.get(pk=first["image_id"]).storage_key)
+
+
+def test_the_sweep_has_nothing_to_do_before_the_first_direct_upload(db, media_root):
+    assert upload_staging_sweep() == 0
+
+
+def test_complete_reads_headers_only_and_never_decodes_the_pixels(api, client, monkeypatch):
+    data = png_of_zeros()
+    body = start(api, filename="huge.png", size=len(data))
+    assert put(client, body["upload"], data).status_code == 200
+    forbid_decoding(monkeypatch)
+    completed = api.post(f"{URL}/{body['image_id']}/complete")
+    assert completed.status_code == 202, completed.json()
+    assert (completed.json()["width"], completed.json()["height"]) == (7071, 7071)
+
+
+def test_upload_url_is_refused_past_the_daily_upload_quota(api, settings):
+    settings.TIER_UPLOAD_QUOTAS = {"free": 2}
+    start(api)
+    start(api)  # never completed: an upload URL handed out counts
+    response = api.post(
+        f"{URL}/upload-url", {"filename": "a.png", "content_type": "image/png", "bytes": 10}, format="json"
+    )
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "upload_quota_exceeded"
+    assert int(response["Retry-After"]) > 0
+    assert Image.objects.count() == 2
+
+
+def test_upload_url_is_refused_when_the_announced_size_does_not_fit_the_storage_quota(api, user, settings):
+    settings.TIER_STORAGE_QUOTAS = {"free": 5000}
+    ImageFactory(user=user, bytes=4000)
+    start(api, size=1000)  # exactly fits, and is reserved until completed or expired
+    response = api.post(
+        f"{URL}/upload-url", {"filename": "a.png", "content_type": "image/png", "bytes": 1}, format="json"
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "storage_quota_exceeded"
+    assert response.json()["error"]["field"] == "bytes"
+
+
+def test_complete_checks_the_storage_quota_again_with_the_real_size(api, client, user, settings):
+    data = jpeg_bytes()
+    settings.TIER_STORAGE_QUOTAS = {"free": 1000 + len(data) - 1}
+    ImageFactory(user=user, bytes=1000)
+    body = start(api, filename="photo.jpg", content_type="image/jpeg", size=100)  # announces less than it sends
+    assert put(client, body["upload"], data).status_code == 200
+    staging = Image.objects.get(pk=body["image_id"]).storage_key
+    response = api.post(f"{URL}/{body['image_id']}/complete")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "storage_quota_exceeded"
+    assert not default_storage.exists(staging)
+    assert Image.objects.get(pk=body["image_id"]).processing == "awaiting_upload"
+
+    settings.TIER_STORAGE_QUOTAS = {"free": 1000 + len(data)}  # its own announced size is not counted twice
+    assert put(client, body["upload"], data).status_code == 200
+    assert api.post(f"{URL}/{body['image_id']}/complete").status_code == 202

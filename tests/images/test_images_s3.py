@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import requests
+from PIL import Image as PILImage
 
 from images.models import Image
+from images.services.retention import upload_staging_sweep
 from images.services.uploads import direct_uploads_expire
 from tests.images.test_uploads import jpeg_bytes, png_bytes, upload_file
 from tests.support.moto import aws_env, boto3_client, moto_server, reset_moto
@@ -87,7 +91,7 @@ def test_a_presigned_direct_upload_then_complete(api, s3, django_capture_on_comm
     body = response.json()
     upload = body["upload"]
     assert upload["method"] == "POST" and upload["url"].startswith(s3.meta.endpoint_url)
-    assert upload["fields"]["Content-Type"] == "image/png" and upload["fields"]["key"].endswith("/upload.png")
+    assert upload["fields"]["Content-Type"] == "image/png" and upload["fields"]["key"].startswith("uploads/")
 
     missing = api.post(f"{URL}/{body['image_id']}/complete")
     assert missing.status_code == 409 and missing.json()["error"]["code"] == "upload_missing"
@@ -97,11 +101,11 @@ def test_a_presigned_direct_upload_then_complete(api, s3, django_capture_on_comm
     key = upload["fields"]["key"]
     assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == data
 
-    with django_capture_on_commit_callbacks() as callbacks:
+    with django_capture_on_commit_callbacks(execute=True):
         completed = api.post(f"{URL}/{body['image_id']}/complete")
     assert completed.status_code == 202, completed.json()
     assert completed.json()["width"] == 300 and completed.json()["processing"] == "pending"
-    assert len(callbacks) == 1
+    assert keys_in(s3) == {Image.objects.get(pk=body["image_id"]).storage_key}  # moved off the staging key
     assert api.post(f"{URL}/{body['image_id']}/complete").status_code == 200
 
     image = process(body["image_id"], django_capture_on_commit_callbacks)
@@ -177,3 +181,27 @@ def test_storing_a_file_is_one_put_that_replaces_what_was_there(s3):
     assert calls == ["PutObject", "PutObject"]  # no HEAD requests first
     assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"second"
     assert keys_in(s3) == {key}
+
+
+def test_after_complete_the_presigned_upload_changes_nothing_served_and_the_sweep_removes_it(
+    api, s3, django_capture_on_commit_callbacks
+):
+    data = png_bytes((300, 200), color=(10, 200, 10))
+    body = api.post(
+        f"{URL}/upload-url", {"filename": "a.png", "content_type": "image/png", "bytes": len(data)}, format="json"
+    ).json()
+    upload = body["upload"]
+    requests.post(upload["url"], data=upload["fields"], files={"file": ("a.png", data)}, timeout=10)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post(f"{URL}/{body['image_id']}/complete").status_code == 202
+
+    other = png_bytes((300, 200), color=(200, 10, 10))
+    again = requests.post(upload["url"], data=upload["fields"], files={"file": ("a.png", other)}, timeout=10)
+    assert again.status_code in (200, 201, 204)  # S3 takes it (the URL has not expired), but it goes nowhere
+    image = process(body["image_id"], django_capture_on_commit_callbacks)
+    served = requests.get(api.get(f"{URL}/{image.pk}").json()["url"], timeout=10).content
+    assert PILImage.open(io.BytesIO(served)).getpixel((0, 0)) == (10, 200, 10)
+    assert keys_in(s3) == set(image.storage_keys()) | {upload["fields"]["key"]}
+
+    assert upload_staging_sweep() == 1
+    assert keys_in(s3) == set(image.storage_keys())

@@ -9,10 +9,10 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import ExifTags, Image, ImageCms, PngImagePlugin
+from PIL import ExifTags, Image, ImageCms, ImageFile, PngImagePlugin
 
 from images import processing
-from images.processing import InvalidImage, inspect, make_derivatives, png_with_text, sniff
+from images.processing import InvalidImage, inspect, make_derivatives, png_with_text, probe, sniff
 
 MAX_PIXELS = 50_000_000
 
@@ -177,6 +177,39 @@ def test_the_byte_limit_is_a_parameter():
     with pytest.raises(InvalidImage) as info:
         inspect(data, max_bytes=len(data) - 1)
     assert info.value.code == "too_large"
+
+
+def test_probe_reads_format_and_size_from_the_header_without_decoding(monkeypatch):
+    formats = {fmt: encode(photo(40, 30), fmt) for fmt in ("JPEG", "PNG", "WEBP", "GIF", "AVIF")}
+    rotated = gps_jpeg(400, 300)
+    truncated = encode(photo(400, 300), "JPEG")[:3000]
+
+    def decode(self, *args, **kwargs):
+        raise AssertionError("probe decoded the pixels")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", decode)
+    monkeypatch.setattr(Image.Image, "load", decode)
+    for fmt, data in formats.items():
+        info = probe(data)
+        assert (info.format, info.width, info.height, info.bytes) == (fmt, 40, 30, len(data))
+    assert (probe(rotated).width, probe(rotated).height) == (300, 400)
+    assert probe(truncated).width == 400  # the header is whole: what follows is the worker's to find
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"Hello, plain text\n" * 10, "not_an_image"),
+        (b"<svg width='10' height='10'></svg>", "unsupported_format"),
+        (png_bomb(100_000, 100_000), "too_many_pixels"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "corrupt"),
+    ],
+    ids=["text", "svg", "bomb", "no-header"],
+)
+def test_probe_refuses_by_content_and_by_the_pixels_a_header_claims(data, code):
+    with pytest.raises(InvalidImage) as info:
+        probe(data, max_pixels=50_000_000)
+    assert info.value.code == code
 
 
 # --- derivatives ------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ The image builders at the top are shared by the other upload tests.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import io
 import struct
 import zlib
@@ -12,10 +14,14 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from PIL import Image as PILImage
+from PIL import ImageFile
 
+from accounts.quotas import day_start
 from images.models import Image, Tag
 from images.storage import image_key
+from tests.images.factories import ImageFactory
 
 URL = "/api/v1/images"
 GPS_IFD = 0x8825
@@ -56,6 +62,34 @@ def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
         + chunk(b"IDAT", idat)
         + chunk(b"IEND", b"")
     )
+
+
+@functools.cache
+def png_of_zeros(width: int = 7071, height: int = 7071) -> bytes:
+    """A complete, valid RGBA PNG of transparent pixels: about 0.2 MB that decodes to ~190 MiB at 7071x7071."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    compressor = zlib.compressobj(9)
+    row = b"\x00" * (1 + width * 4)  # filter byte + the row's pixels
+    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
+        + chunk(b"IDAT", idat)
+        + chunk(b"IEND", b"")
+    )
+
+
+def forbid_decoding(monkeypatch) -> None:
+    """Make any decode of pixels in this process fail the test."""
+
+    def decode(self, *args, **kwargs):
+        raise AssertionError("pixels were decoded in the web request")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", decode)
+    monkeypatch.setattr(PILImage.Image, "load", decode)
 
 
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00" + b"\x00" * 200
@@ -146,7 +180,6 @@ def truncated_jpeg() -> bytes:
         ("notes.png", b"just some text, not an image\n" * 10, "image/png", {"not_an_image"}),
         ("setup.jpg", ELF, "image/jpeg", {"not_an_image"}),
         ("logo.svg", SVG, "image/svg+xml", {"unsupported_format"}),
-        ("broken.jpg", truncated_jpeg(), "image/jpeg", {"truncated", "corrupt"}),
         ("bomb.png", png_bomb(), "image/png", {"too_many_pixels"}),
     ],
 )
@@ -245,3 +278,64 @@ def test_files_already_stored_are_removed_when_a_later_write_fails(api, media_ro
         post(api, [upload_file("a.png", png_bytes()), upload_file("b.png", png_bytes())])
     assert len(calls) == 2
     assert Image.objects.count() == 0 and stored_files(media_root) == []
+
+
+# --- Headers only in the web request; quotas ----------------------------------------------
+
+
+def test_the_request_reads_headers_only_and_never_decodes_the_pixels(api, monkeypatch, media_root):
+    data = png_of_zeros()
+    assert len(data) < 300_000  # ~190 MiB once decoded
+    forbid_decoding(monkeypatch)
+    response = post(api, [upload_file("huge.png", data)])
+    assert response.status_code == 201, response.json()
+    item = response.json()["images"][0]
+    assert (item["width"], item["height"], item["processing"]) == (7071, 7071, "pending")
+    assert (media_root / Image.objects.get(pk=item["id"]).storage_key).read_bytes() == data
+
+
+def test_a_file_broken_past_its_header_is_accepted_for_the_worker_to_fail(api, django_capture_on_commit_callbacks):
+    from images.tasks import process_image
+
+    response = post(api, [upload_file("broken.jpg", truncated_jpeg(), "image/jpeg")])
+    assert response.status_code == 201, response.json()
+    image = Image.objects.get(pk=response.json()["images"][0]["id"])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert process_image.apply(args=[str(image.pk)]).get() == "failed"
+    image.refresh_from_db()
+    assert image.processing_error.split(":")[0] in ("truncated", "corrupt")
+
+
+def test_uploads_past_the_daily_quota_are_429_and_a_delete_gives_none_back(api, user, settings, media_root):
+    settings.TIER_UPLOAD_QUOTAS = {"free": 3}
+    assert post(api, [upload_file("a.png", png_bytes()), upload_file("b.png", png_bytes())]).status_code == 201
+    too_many = post(api, [upload_file("c.png", png_bytes()), upload_file("d.png", png_bytes())])
+    assert too_many.status_code == 429
+    error = too_many.json()["error"]
+    assert error["code"] == "upload_quota_exceeded"
+    assert "1 of 3 left today" in error["message"] and "resets at" in error["message"]
+    seconds_to_midnight = (day_start() + dt.timedelta(days=1) - timezone.now()).total_seconds()
+    assert abs(int(too_many["Retry-After"]) - seconds_to_midnight) <= 5
+    assert Image.objects.count() == 2 and len(stored_files(media_root)) == 2
+
+    assert post(api, [upload_file("c.png", png_bytes())]).status_code == 201
+    Image.objects.filter(user=user).delete()
+    assert post(api, [upload_file("d.png", png_bytes())]).status_code == 429
+
+    settings.TIER_UPLOAD_QUOTAS = {"free": 3, "enterprise": 0}
+    user.tier = "enterprise"
+    user.save(update_fields=["tier"])
+    assert post(api, [upload_file("d.png", png_bytes())]).status_code == 201  # unlimited
+
+
+def test_uploads_past_the_storage_quota_are_413_and_nothing_is_stored(api, user, settings, media_root):
+    data = png_bytes()
+    settings.TIER_STORAGE_QUOTAS = {"free": 10_000 + 2 * len(data)}
+    ImageFactory(user=user, bytes=10_000)  # generated or uploaded, every original counts
+    ImageFactory(bytes=10**9)  # someone else's does not
+    too_big = post(api, [upload_file(f"{i}.png", data) for i in range(3)])
+    assert too_big.status_code == 413
+    assert too_big.json()["error"]["code"] == "storage_quota_exceeded"
+    assert "delete some images" in too_big.json()["error"]["message"]
+    assert Image.objects.filter(user=user).count() == 1 and stored_files(media_root) == []
+    assert post(api, [upload_file(f"{i}.png", data) for i in range(2)]).status_code == 201
