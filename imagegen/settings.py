@@ -55,8 +55,19 @@ def _dev_secret_key() -> str:
     return key_file.read_text().strip()
 
 
-SECRET_KEY = env_str("SECRET_KEY") or (_dev_secret_key() if DEBUG else "")
-require("SECRET_KEY", SECRET_KEY, why="when DEBUG is off (set a long random value)")
+def _secret_key_from_file(path: str) -> str:
+    # Docker secrets, and the key docker compose generates on its first start (docker/init_secret.py).
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"SECRET_KEY_FILE: cannot read {path} ({exc.strerror or exc})") from None
+
+
+SECRET_KEY_FILE = env_str("SECRET_KEY_FILE")
+SECRET_KEY = env_str("SECRET_KEY") or _secret_key_from_file(SECRET_KEY_FILE) or (_dev_secret_key() if DEBUG else "")
+require("SECRET_KEY", SECRET_KEY, why="when DEBUG is off (set a long random value, or SECRET_KEY_FILE)")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 if not ALLOWED_HOSTS:
