@@ -31,8 +31,10 @@ COPY . .
 # settings only need to load: a throwaway key and host, DEBUG off as in production.
 RUN DEBUG=0 SECRET_KEY=collectstatic-at-build-time-only ALLOWED_HOSTS=build.invalid IMAGEGEN_VAR_DIR="$(mktemp -d)" python manage.py collectstatic --noinput
 # The one folder the app writes to (beat's schedule; SQLite and media when no
-# DATABASE_URL or bucket is set). Mount a volume here to keep it.
-RUN mkdir -p /app/var && chown imagegen:imagegen /app/var
+# DATABASE_URL or bucket is set). Mount a volume here to keep it. /app/secrets
+# is where docker compose keeps its generated SECRET_KEY: a new named volume
+# takes the owner of the folder it is mounted on.
+RUN mkdir -p /app/var /app/secrets && chown imagegen:imagegen /app/var /app/secrets
 USER imagegen
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["python", "/app/docker/healthcheck.py"]

@@ -79,7 +79,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoked(self, key: ApiKey) -> bool:
         return key.is_revoked
 
-    @admin.action(description="Revoke selected API keys")
+    @admin.action(description="Revoke selected API keys", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {count} API key(s).", messages.SUCCESS)

@@ -1,9 +1,17 @@
-"""Liveness and readiness probes for load balancers and orchestrators."""
+"""Liveness and readiness probes for load balancers and orchestrators.
+
+``/readyz`` tells anyone only ok or failing; which check failed and why (and
+the provider configuration) is for the metrics token or signed-in staff. Its
+checks run at most once per ``READYZ_CACHE_SECONDS`` per process, so probing it
+does not put load on the database, broker and storage.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -69,23 +77,50 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+_cache_lock = threading.Lock()
+_cached: tuple[float, dict[str, str]] | None = None
+
+
+def clear_cache() -> None:
+    global _cached
+    with _cache_lock:
+        _cached = None
+
+
+def run_checks() -> dict[str, str]:
+    """Each check's result, "ok" or the error, reused for READYZ_CACHE_SECONDS within this process."""
+    global _cached
+    # Held while checking: concurrent probes wait for one round of checks instead of each running their own.
+    with _cache_lock:
+        now = time.monotonic()
+        if _cached is not None and now - _cached[0] < settings.READYZ_CACHE_SECONDS:
+            return _cached[1]
+        results: dict[str, str] = {}
+        for name, check in CHECKS.items():
+            try:
+                check()
+            except Exception as exc:  # any failure means "not ready"; say which and why
+                logger.warning("readiness check failed", extra={"check": name, "error": str(exc)})
+                results[name] = f"error: {type(exc).__name__}: {exc}"[:300]
+            else:
+                results[name] = "ok"
+        _cached = (time.monotonic(), results)
+        return results
+
+
+def _may_see_details(request: HttpRequest) -> bool:
+    from imagegen.metrics import has_metrics_token
+
+    user = getattr(request, "user", None)
+    return has_metrics_token(request) or bool(user and user.is_authenticated and user.is_staff)
+
+
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    results: dict[str, str] = {}
-    for name, check in CHECKS.items():
-        try:
-            check()
-        except Exception as exc:  # any failure means "not ready"; say which and why
-            logger.warning("readiness check failed", extra={"check": name, "error": str(exc)})
-            results[name] = f"error: {type(exc).__name__}: {exc}"[:300]
-        else:
-            results[name] = "ok"
+    results = run_checks()
     failed = sorted(name for name, value in results.items() if value != "ok")
-    body = {
-        "status": "ok" if not failed else "unavailable",
-        "checks": results,
-        "failed": failed,
-        "providers": provider_status(),
-    }
+    body: dict[str, object] = {"status": "failing" if failed else "ok"}
+    if _may_see_details(request):
+        body.update(checks=results, failed=failed, providers=provider_status())
     return JsonResponse(body, status=503 if failed else 200)

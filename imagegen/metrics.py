@@ -108,11 +108,21 @@ def _queue_depth() -> int | None:
         return None
 
 
-def _allowed(request: HttpRequest) -> bool:
+def has_metrics_token(request: HttpRequest) -> bool:
+    """Whether the request carries ``Authorization: Bearer <METRICS_TOKEN>`` (never, when no token is set)."""
     token = settings.METRICS_TOKEN
-    if token:
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        return hmac.compare_digest(given, token)
+    if not token:
+        return False
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+def _allowed(request: HttpRequest) -> bool:
+    if has_metrics_token(request):
+        return True
+    # Off by default: behind a reverse proxy on the same host, every client looks like loopback.
+    if not settings.METRICS_ALLOW_LOOPBACK:
+        return False
     try:
         return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
     except ValueError:

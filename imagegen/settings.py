@@ -55,8 +55,19 @@ def _dev_secret_key() -> str:
     return key_file.read_text().strip()
 
 
-SECRET_KEY = env_str("SECRET_KEY") or (_dev_secret_key() if DEBUG else "")
-require("SECRET_KEY", SECRET_KEY, why="when DEBUG is off (set a long random value)")
+def _secret_key_from_file(path: str) -> str:
+    # Docker secrets, and the key docker compose generates on its first start (docker/init_secret.py).
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"SECRET_KEY_FILE: cannot read {path} ({exc.strerror or exc})") from None
+
+
+SECRET_KEY_FILE = env_str("SECRET_KEY_FILE")
+SECRET_KEY = env_str("SECRET_KEY") or _secret_key_from_file(SECRET_KEY_FILE) or (_dev_secret_key() if DEBUG else "")
+require("SECRET_KEY", SECRET_KEY, why="when DEBUG is off (set a long random value, or SECRET_KEY_FILE)")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 if not ALLOWED_HOSTS:
@@ -497,8 +508,12 @@ WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", Fa
 # How long POST /v1/images/generations (OpenAI-compatible) waits for its images.
 OPENAI_COMPAT_TIMEOUT = env_int("OPENAI_COMPAT_TIMEOUT", 120, minimum=1)
 
-# /metrics: with a token, `Authorization: Bearer <token>` is required; without one, only loopback clients.
+# /metrics needs `Authorization: Bearer <METRICS_TOKEN>` (which also shows /readyz's details);
+# METRICS_ALLOW_LOOPBACK=1 lets loopback clients scrape without it (not behind a proxy on the same host).
 METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOW_LOOPBACK = env_bool("METRICS_ALLOW_LOOPBACK", False)
+# /readyz runs its database, broker and storage checks at most this often per process.
+READYZ_CACHE_SECONDS = env_int("READYZ_CACHE_SECONDS", 5, minimum=0)
 
 # Direct uploads never completed are deleted after this; 0 keeps images forever, N deletes them after N days.
 DIRECT_UPLOAD_EXPIRY_SECONDS = env_int("DIRECT_UPLOAD_EXPIRY_SECONDS", 24 * 3600, minimum=60)

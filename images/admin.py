@@ -123,7 +123,7 @@ class GenerationAdmin(admin.ModelAdmin):
         context = {"providers": provider_status(), **(extra_context or {})}
         return super().changelist_view(request, extra_context=context)
 
-    @admin.action(description="Retry selected failed or canceled generations")
+    @admin.action(description="Retry selected failed or canceled generations", permissions=["change"])
     def retry(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:
         done = sum(generation_retry(generation=g) for g in queryset)
         skipped = queryset.count() - done
@@ -131,7 +131,7 @@ class GenerationAdmin(admin.ModelAdmin):
         if skipped:
             self.message_user(request, f"{skipped} had not failed or been canceled: left alone.", messages.WARNING)
 
-    @admin.action(description="Cancel selected queued or running generations")
+    @admin.action(description="Cancel selected queued or running generations", permissions=["change"])
     def cancel(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:
         done = sum(generation_cancel_any(generation=g) for g in queryset)
         self.message_user(request, f"Canceled {done} generation(s).", messages.SUCCESS)
@@ -227,17 +227,17 @@ class ImageAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
         _delete_with_files(queryset)
 
-    @admin.action(description="Hide selected images from everyone but their owner")
+    @admin.action(description="Hide selected images from everyone but their owner", permissions=["change"])
     def hide(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
         count = images_set_visibility(queryset=queryset, is_hidden=True)
         self.message_user(request, f"Hid {count} image(s).", messages.SUCCESS)
 
-    @admin.action(description="Unhide selected images")
+    @admin.action(description="Unhide selected images", permissions=["change"])
     def unhide(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
         count = images_set_visibility(queryset=queryset, is_hidden=False)
         self.message_user(request, f"Unhid {count} image(s).", messages.SUCCESS)
 
-    @admin.action(description="Make selected images private")
+    @admin.action(description="Make selected images private", permissions=["change"])
     def make_private(self, request: HttpRequest, queryset: QuerySet[Image]) -> None:
         count = images_set_visibility(queryset=queryset, visibility=Image.Visibility.PRIVATE)
         self.message_user(request, f"Made {count} image(s) private.", messages.SUCCESS)
@@ -266,7 +266,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Redeliver selected webhooks (same webhook-id)")
+    @admin.action(description="Redeliver selected webhooks (same webhook-id)", permissions=["change"])
     def redeliver_selected(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         for delivery in queryset:
             redeliver(delivery=delivery)

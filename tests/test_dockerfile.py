@@ -354,9 +354,9 @@ APP_SERVICES = ["aws-setup", "web", "worker", "beat"]
 def test_compose_runs_the_production_shape_from_one_image():
     services = COMPOSE["services"]
 
-    assert set(services) == {"postgres", "localstack", *APP_SERVICES}
-    assert {services[name]["build"] for name in APP_SERVICES} == {"."}
-    assert len({services[name]["image"] for name in APP_SERVICES}) == 1
+    assert set(services) == {"postgres", "localstack", "secret-init", *APP_SERVICES}
+    assert {services[name]["build"] for name in ["secret-init", *APP_SERVICES]} == {"."}
+    assert len({services[name]["image"] for name in ["secret-init", *APP_SERVICES]}) == 1
     assert services["aws-setup"]["command"] == ["python", "manage.py", "aws_setup"]
     assert services["worker"]["command"][:4] == ["celery", "-A", "celery_app", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "celery_app", "beat"]
@@ -379,22 +379,108 @@ def test_compose_puts_the_app_on_postgres_sqs_and_s3_through_localstack():
 def test_compose_starts_things_in_order():
     depends = {name: service.get("depends_on", {}) for name, service in COMPOSE["services"].items()}
 
-    assert depends["aws-setup"] == {"localstack": {"condition": "service_healthy"}}
+    secret = {"secret-init": {"condition": "service_completed_successfully"}}
+
+    assert depends["secret-init"] == {}
+    assert depends["aws-setup"] == {**secret, "localstack": {"condition": "service_healthy"}}
     assert depends["web"]["aws-setup"] == {"condition": "service_completed_successfully"}
     assert depends["web"]["postgres"] == {"condition": "service_healthy"}
-    assert depends["worker"] == {"web": {"condition": "service_healthy"}}  # after the migrations
-    assert depends["beat"] == {"web": {"condition": "service_healthy"}}
-    for name in ("aws-setup", "worker", "beat"):  # no HTTP server to probe
+    assert depends["worker"] == {**secret, "web": {"condition": "service_healthy"}}  # after the migrations
+    assert depends["beat"] == {**secret, "web": {"condition": "service_healthy"}}
+    for name in APP_SERVICES:  # every one reads the generated key
+        assert depends[name]["secret-init"] == {"condition": "service_completed_successfully"}
+    for name in ("secret-init", "aws-setup", "worker", "beat"):  # no HTTP server to probe
         assert COMPOSE["services"][name]["healthcheck"] == {"disable": True}
 
 
 def test_compose_sets_only_variables_env_example_documents():
     documented = (BASE_DIR / ".env.example").read_text()
     used = {key for name in APP_SERVICES for key in COMPOSE["services"][name]["environment"]}
+    # And the ones compose itself reads from the shell or .env, e.g. ${IMAGEGEN_BIND:-127.0.0.1}.
+    used |= set(re.findall(r"\$\{(\w+)", (BASE_DIR / "docker-compose.yml").read_text()))
 
     undocumented = sorted(key for key in used if not re.search(rf"\b{key}\b", documented))
 
     assert undocumented == []
+
+
+def with_defaults(value: str) -> str:
+    """A compose value as it is when the shell and .env set nothing: ``${NAME:-default}`` becomes ``default``."""
+    return re.sub(r"\$\{\w+:?-([^}]*)\}", r"\1", value)
+
+
+def test_compose_publishes_its_ports_on_loopback_only_by_default():
+    published = [with_defaults(port) for service in COMPOSE["services"].values() for port in service.get("ports", [])]
+
+    assert published  # the site and LocalStack (for presigned URLs) are reachable from this machine
+    for port in published:
+        host, _, rest = port.partition(":")
+        assert host == "127.0.0.1", port
+        assert rest.count(":") == 1, port
+
+
+def test_compose_commits_no_secret_key_and_runs_with_debug_off():
+    text = (BASE_DIR / "docker-compose.yml").read_text()
+    [secret_volume] = [v for v in COMPOSE["services"]["secret-init"]["volumes"] if v.startswith("secrets:")]
+    secrets_dir = secret_volume.split(":")[1]
+
+    assert "SECRET_KEY:" not in text
+    assert "secrets" in COMPOSE["volumes"]
+    assert secrets_dir + "/" in " ".join(COMPOSE["services"]["secret-init"]["command"])
+    for name in APP_SERVICES:
+        service = COMPOSE["services"][name]
+        env = service["environment"]
+        assert "SECRET_KEY" not in env
+        assert env["DEBUG"] == "0"
+        assert env["SECRET_KEY_FILE"].startswith(secrets_dir + "/")
+        assert f"secrets:{secrets_dir}:ro" in service["volumes"], name
+
+
+def test_compose_creates_no_demo_user():
+    web = " ".join(COMPOSE["services"]["web"]["command"])
+
+    assert "ensure_demo_user" not in web
+    assert COMPOSE["services"]["web"]["environment"]["DEBUG"] == "0"  # ensure_demo_user would do nothing anyway
+
+
+def test_compose_brings_back_a_worker_that_exits():
+    for name in ("web", "worker", "beat"):
+        assert COMPOSE["services"][name]["restart"] == "unless-stopped", name
+    for name in ("secret-init", "aws-setup"):  # one-shots
+        assert COMPOSE["services"][name]["restart"] == "no", name
+
+
+def test_the_secrets_folder_is_one_the_runtime_user_owns():
+    # A new named volume takes the owner of the image folder it is mounted on: the key's writer is not root.
+    secrets_dir = COMPOSE["services"]["secret-init"]["volumes"][0].split(":")[1]
+    user = final("USER")[-1].args
+
+    assert any(secrets_dir in ins.args.split("&&")[0] and f"chown {user}:{user}" in ins.args and
+               secrets_dir in ins.args.split("chown", 1)[1] for ins in final("RUN"))  # fmt: skip
+
+
+def test_secret_init_writes_a_key_once_that_web_worker_and_beat_read(tmp_path):
+    raw = COMPOSE["services"]["secret-init"]["command"]
+    assert raw[-1].startswith("/app/secrets/")
+    key_file = raw[-1].replace("/app/secrets/", f"{tmp_path}/secrets/")
+    command = exec_form(json.dumps(raw[:-1]))
+    env = image_env(tmp_path, **{**COMPOSE["services"]["web"]["environment"], "SECRET_KEY_FILE": key_file})
+    env.pop("DATABASE_URL")
+    probe = [sys.executable, "-c", "from django.conf import settings as s; import django; print(s.SECRET_KEY)"]
+    env["DJANGO_SETTINGS_MODULE"] = "imagegen.settings"
+
+    first = run([*command, key_file], env=env)
+    key = Path(key_file).read_text().strip()
+    second = run([*command, key_file], env=env)
+    loaded = run(probe, env=env)
+
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert len(key) >= 50
+    assert Path(key_file).read_text().strip() == key  # kept across restarts
+    assert oct(Path(key_file).stat().st_mode & 0o777) == "0o600"
+    assert key not in first.stdout + first.stderr + second.stdout + second.stderr
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    assert loaded.stdout.strip().splitlines()[-1] == key
 
 
 def _compose_command() -> list[str] | None:

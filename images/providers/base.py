@@ -50,13 +50,20 @@ class GeneratedImage:
 
 class ProviderError(Exception):
     """A provider could not render. ``permanent`` errors fail the job at once;
-    others are retried with backoff."""
+    others are retried with backoff.
 
-    def __init__(self, message: str, *, code: str = "provider_error", permanent: bool = False) -> None:
+    ``message`` is the detail for the log. The job's owner reads ``user_message``
+    when given, else what :mod:`images.failures` says for ``code``.
+    """
+
+    def __init__(
+        self, message: str, *, code: str = "provider_error", permanent: bool = False, user_message: str = ""
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.permanent = permanent
+        self.user_message = user_message
 
 
 class GenerationCanceled(Exception):

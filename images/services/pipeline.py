@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from images.failures import plain_message, reference_fetch_message, user_message
 from images.models import Generation, Image
 from images.providers import get_provider
 from images.providers.base import GeneratedImage, GenerationCanceled, ProviderError, ReferenceImage, RenderRequest
@@ -65,7 +66,7 @@ def _claim(generation_id: str) -> tuple[Generation | None, RunOutcome | None]:
         if generation.status not in Generation.ACTIVE:
             return None, RunOutcome(generation.status)
         if generation.attempts >= settings.GENERATION_MAX_ATTEMPTS:
-            _finish_failed(generation, generation.attempts, "too_many_attempts", "the job failed on every attempt")
+            _finish_failed(generation, generation.attempts, "too_many_attempts", plain_message("too_many_attempts"))
             return None, RunOutcome(Generation.Status.FAILED)
         generation.status = RUNNING
         generation.attempts += 1
@@ -144,7 +145,12 @@ def _references(generation: Generation) -> tuple[ReferenceImage, ...]:
                 allow_http=settings.DEBUG,
             )
         except FetchError as exc:
-            raise ProviderError(f"reference {url}: {exc.message}", code=exc.code, permanent=True) from None
+            raise ProviderError(
+                f"reference {url}: {exc.message}",
+                code=exc.code,
+                permanent=True,
+                user_message=reference_fetch_message(exc.code),
+            ) from None
         references.append(ReferenceImage(data=fetched.data, content_type=fetched.content_type, url=url))
     return tuple(references)
 
@@ -218,6 +224,7 @@ def _finish_succeeded(generation: Generation, attempt: int, results: list[tuple[
 
 
 def _finish_failed(generation: Generation, attempt: int, code: str, message: str) -> None:
+    """End the job as failed; ``message`` is shown to its owner, so it must carry no internal detail."""
     active = Generation.objects.filter(pk=generation.pk, status__in=Generation.ACTIVE, attempts=attempt)
     updated = active.update(
         status=Generation.Status.FAILED, finished_at=timezone.now(), error_code=code, error_message=message[:2000]
@@ -229,6 +236,7 @@ def _finish_failed(generation: Generation, attempt: int, code: str, message: str
 
 
 def _requeue(generation: Generation, attempt: int, code: str, message: str) -> RunOutcome:
+    """Queue the job for another attempt; ``message`` is shown to its owner meanwhile."""
     retry_in = backoff_seconds(attempt)
     updated = _owned(generation, attempt).update(
         status=QUEUED,
@@ -239,6 +247,11 @@ def _requeue(generation: Generation, attempt: int, code: str, message: str) -> R
         enqueued_at=timezone.now() + timedelta(seconds=retry_in),
     )
     return RunOutcome(QUEUED, retry_in=retry_in) if updated else RunOutcome("lost")
+
+
+def _log_extra(generation: Generation, attempt: int, **fields: str) -> dict[str, object]:
+    # The request id is added by the log filter (the task carries the id of the request that queued it).
+    return {"generation": str(generation.pk), "attempt": attempt, **fields}
 
 
 def generation_run(*, generation_id: str) -> RunOutcome:
@@ -280,24 +293,30 @@ def generation_run(*, generation_id: str) -> RunOutcome:
         return RunOutcome(Generation.Status.CANCELED)
     except SoftTimeLimitExceeded:
         delete_keys(stored)
-        _finish_failed(generation, attempt, "timeout", f"the job ran past {settings.GENERATION_TIME_LIMIT} s")
+        logger.warning("generation timed out", extra=_log_extra(generation, attempt, code="timeout"))
+        message = f"The job ran past its time limit of {settings.GENERATION_TIME_LIMIT} s."
+        _finish_failed(generation, attempt, "timeout", message)
         return RunOutcome(Generation.Status.FAILED)
     except ProviderError as exc:
         delete_keys(stored)
-        log_extra = {"generation": str(generation.pk), "attempt": attempt, "code": exc.code, "error": exc.message}
+        # The detail (resolver output, exception text, the raw answer) is for the log only.
+        log_extra = _log_extra(generation, attempt, code=exc.code, error=exc.message)
+        if exc.__cause__ is not None:
+            log_extra["cause"] = repr(exc.__cause__)[:2000]
+        shown = exc.user_message or user_message(exc.code, exc.message)
         if exc.permanent or attempt >= settings.GENERATION_MAX_ATTEMPTS:
             logger.warning("generation failed", extra=log_extra)
-            _finish_failed(generation, attempt, exc.code, exc.message)
+            _finish_failed(generation, attempt, exc.code, shown)
             return RunOutcome(Generation.Status.FAILED)
         logger.warning("generation attempt failed; will retry", extra=log_extra)
-        return _requeue(generation, attempt, exc.code, exc.message)
-    except (IntegrityError, Exception) as exc:  # a bug or an outage (storage, database): retry, then fail
+        return _requeue(generation, attempt, exc.code, shown)
+    except (IntegrityError, Exception):  # a bug or an outage (storage, database): retry, then fail
         delete_keys(stored)
-        logger.exception("generation attempt crashed", extra={"generation": str(generation.pk), "attempt": attempt})
+        logger.exception("generation attempt crashed", extra=_log_extra(generation, attempt, code="internal_error"))
         if attempt >= settings.GENERATION_MAX_ATTEMPTS:
-            _finish_failed(generation, attempt, "internal_error", f"{type(exc).__name__}: {exc}")
+            _finish_failed(generation, attempt, "internal_error", plain_message("internal_error"))
             return RunOutcome(Generation.Status.FAILED)
-        return _requeue(generation, attempt, "internal_error", f"{type(exc).__name__}: {exc}")
+        return _requeue(generation, attempt, "internal_error", plain_message("internal_error"))
     logger.info(
         "generation succeeded",
         extra={"generation": str(generation.pk), "attempt": attempt, "seconds": round(time.monotonic() - started, 3)},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -105,3 +106,36 @@ def test_the_revoke_action_ends_the_selected_keys(staff):
 
 def test_keys_cannot_be_added_in_the_admin(staff):
     assert staff.get(f"{KEYS}add/").status_code == 403
+
+
+def staff_with(*codenames: str) -> Client:
+    member = UserFactory(is_staff=True)
+    member.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(member)
+    return client
+
+
+def test_view_only_staff_cannot_revoke_keys_even_with_a_forged_post():
+    viewer = staff_with("view_apikey")
+    key = ApiKeyFactory()
+
+    listing = viewer.get(KEYS)
+    forged = viewer.post(KEYS, {"action": "revoke", "_selected_action": [str(key.pk)]}, follow=True)
+
+    assert listing.status_code == 200
+    assert 'value="revoke"' not in listing.content.decode()
+    assert forged.status_code == 200
+    key.refresh_from_db()
+    assert key.revoked_at is None
+
+
+def test_staff_with_the_change_permission_can_revoke_keys():
+    editor = staff_with("view_apikey", "change_apikey")
+    key = ApiKeyFactory()
+
+    assert 'value="revoke"' in editor.get(KEYS).content.decode()
+    editor.post(KEYS, {"action": "revoke", "_selected_action": [str(key.pk)]}, follow=True)
+
+    key.refresh_from_db()
+    assert key.revoked_at is not None

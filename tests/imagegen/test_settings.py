@@ -112,6 +112,7 @@ def test_it_configures_celery_for_reliable_delivery(tmp_path):
     ("env", "named"),
     [
         ({"SECRET_KEY": ""}, "SECRET_KEY"),
+        ({"SECRET_KEY": "", "SECRET_KEY_FILE": "/nonexistent/secret_key"}, "SECRET_KEY_FILE"),
         ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
         ({"DATABASE_URL": "postgres://u:p@host:notaport/db"}, "DATABASE_URL"),
         ({"DATABASE_URL": "oracle-ish:/nothing"}, "DATABASE_URL"),

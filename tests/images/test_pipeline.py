@@ -9,7 +9,10 @@ import pytest
 from django.utils import timezone
 from PIL import Image as PILImage
 
+from images.failures import plain_message
+from images.fetch import FetchError
 from images.models import Generation, Image
+from images.providers.base import ProviderError
 from images.services import pipeline
 from images.services.pipeline import generation_run, output_image_id
 from tests.images.factories import GenerationFactory
@@ -154,7 +157,7 @@ def test_a_storage_failure_midway_removes_what_was_written_and_retries(user, med
     assert stored_files(media_root) == []
     assert Image.objects.count() == 0
     generation.refresh_from_db()
-    assert generation.error_code == "internal_error" and "disk full" in generation.error_message
+    assert generation.error_code == "internal_error" and "disk full" not in generation.error_message
 
 
 def test_a_job_at_its_attempt_limit_fails_instead_of_running_again(user, settings):
@@ -192,3 +195,122 @@ def test_the_builtin_provider_gives_byte_identical_files_for_the_same_seed(user,
     a, b = (Image.objects.get(generation=g) for g in (first, second))
     assert (media_root / a.storage_key).read_bytes() == (media_root / b.storage_key).read_bytes()
     assert a.sha256 == b.sha256
+
+
+# --- what a failed job tells its owner ------------------------------------------------
+
+
+class Failing:
+    """A provider that raises one given error."""
+
+    name = "failing"
+
+    def __init__(self, error: ProviderError) -> None:
+        self.error = error
+
+    def generate(self, request, *, on_progress, should_cancel):
+        raise self.error
+
+
+def fail_with(monkeypatch, error: ProviderError) -> None:
+    monkeypatch.setattr(pipeline, "get_provider", lambda name: Failing(error))
+
+
+def logged(caplog, generation: Generation) -> list[dict]:
+    return [vars(r) for r in caplog.records if getattr(r, "generation", None) == str(generation.pk)]
+
+
+LEAKS = [
+    ("could not reach KIE: [Errno -3] Temporary failure in name resolution", "provider_unavailable"),
+    ("could not download the image OpenAI returned: could not resolve cdn.example: [Errno -2] Name or service "
+     "not known", "dns_failure"),
+    ("cdn.example resolves to 10.0.0.5, which is not a public address", "forbidden_address"),
+    ("KIE returned an unusable image: the image data is damaged (broken PNG file)", "invalid_response"),
+    ("reference image could not be decoded: cannot identify image file <_io.BytesIO object at 0x7f3a>",
+     "invalid_reference"),
+    ("Incorrect API key provided: sk-proj-abc*****xyz", "provider_auth"),
+    ("OpenAI client error: Traceback (most recent call last): ...", "invalid_response"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("detail", "code"), LEAKS, ids=[code for _, code in LEAKS])
+def test_a_failed_job_shows_a_plain_message_per_code_and_logs_the_detail(user, monkeypatch, caplog, detail, code):
+    fail_with(monkeypatch, ProviderError(detail, code=code, permanent=True))
+    generation = fake(user)
+
+    assert generation_run(generation_id=str(generation.pk)).status == "failed"
+
+    generation.refresh_from_db()
+    assert generation.error_code == code
+    assert generation.error_message == plain_message(code)
+    assert detail not in generation.error_message
+    [line] = [r for r in logged(caplog, generation) if r["msg"] == "generation failed"]
+    assert (line["code"], line["error"]) == (code, detail)
+
+
+def test_a_job_waiting_for_its_retry_shows_no_detail_either(user, monkeypatch):
+    fail_with(
+        monkeypatch, ProviderError("could not reach KIE: [Errno 111] Connection refused", code="provider_unavailable")
+    )
+    generation = fake(user)
+
+    assert generation_run(generation_id=str(generation.pk)).status == "queued"
+
+    generation.refresh_from_db()
+    assert "Errno" not in generation.error_message
+    assert plain_message("provider_unavailable") in generation.error_message
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("content_policy", "Your request was rejected by the safety system."),
+        ("provider_rejected", "Invalid size '4000x4000'. Supported sizes are 1024x1024, 1536x1024 and 1024x1536."),
+        ("invalid_style", "unknown style 'sepia'; valid: anime, watercolor"),
+    ],
+)
+def test_a_providers_refusal_or_bad_request_explanation_reaches_the_user(user, monkeypatch, code, message):
+    fail_with(monkeypatch, ProviderError(message, code=code, permanent=True))
+    generation = fake(user)
+
+    generation_run(generation_id=str(generation.pk))
+
+    generation.refresh_from_db()
+    assert (generation.error_code, generation.error_message) == (code, message)
+
+
+def test_a_crash_tells_the_user_nothing_of_the_exception_and_logs_it(user, monkeypatch, caplog, settings):
+    settings.GENERATION_MAX_ATTEMPTS = 1
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("connection to server at 10.0.3.7 port 5432 failed: FATAL password for imagegen")
+
+    monkeypatch.setattr(pipeline, "derive_image", crash)
+    generation = fake(user)
+
+    assert generation_run(generation_id=str(generation.pk)).status == "failed"
+
+    generation.refresh_from_db()
+    assert generation.error_code == "internal_error"
+    assert generation.error_message == plain_message("internal_error")
+    [line] = [r for r in logged(caplog, generation) if r["msg"] == "generation attempt crashed"]
+    assert "10.0.3.7" in caplog.text and line["exc_info"]
+
+
+def test_an_unreachable_reference_url_says_so_without_the_resolvers_words(user, monkeypatch, caplog):
+    def unresolvable(url, **kwargs):
+        raise FetchError("dns_failure", "could not resolve pics.example.com: [Errno -2] Name or service not known")
+
+    monkeypatch.setattr("images.fetch.fetch_image", unresolvable)
+    generation = fake(user, reference_image_urls=["https://pics.example.com/cat.png"])
+
+    assert generation_run(generation_id=str(generation.pk)).status == "failed"
+
+    generation.refresh_from_db()
+    assert generation.error_code == "dns_failure"
+    assert (
+        generation.error_message
+        == "A reference image could not be fetched: an image URL's host name could not be resolved."
+    )
+    [line] = [r for r in logged(caplog, generation) if r["msg"] == "generation failed"]
+    assert "[Errno -2]" in line["error"]

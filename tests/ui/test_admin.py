@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 
-from images.models import Generation, Image
+from images.models import Generation, Image, WebhookDelivery
 from tests.factories import UserFactory
 from tests.images.factories import GenerationFactory, ImageFactory
 from tests.ui.conftest import generated, image_of
@@ -103,3 +107,92 @@ def test_the_generation_list_shows_which_providers_are_configured(staff, setting
     assert "(default)" in rows["builtin"] and "yes" in rows["builtin"] and "builtin-v1" in rows["builtin"]
     assert "yes" in rows["openai"] and "gpt-image" in rows["openai"]
     assert "its settings are missing" in rows["kie"]
+
+
+# --- who may run the actions ------------------------------------------------------
+
+
+def staff_with(*codenames: str) -> Client:
+    """A staff member (not a superuser) holding exactly these model permissions."""
+    member = UserFactory(is_staff=True)
+    member.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(member)
+    return client
+
+
+@dataclass(frozen=True)
+class Case:
+    model: str
+    action: str
+    make: Callable[[object], object]
+    # The state the action changes, read back from the database.
+    state: Callable[[object], object]
+
+
+def _delivery(user) -> WebhookDelivery:
+    generation = GenerationFactory(user=user, status="succeeded", webhook_url="https://hooks.example.com/x")
+    return WebhookDelivery.objects.create(
+        generation=generation, webhook_id="msg_1", event="completed", url="https://hooks.example.com/x"
+    )
+
+
+def _refreshed(obj):
+    obj.refresh_from_db()
+    return obj
+
+
+CASES = [
+    Case("generation", "retry", lambda u: GenerationFactory(user=u, status="failed", attempts=4),
+         lambda g: _refreshed(g).status),
+    Case("generation", "cancel", lambda u: GenerationFactory(user=u, status="queued"), lambda g: _refreshed(g).status),
+    Case("image", "hide", lambda u: ImageFactory(user=u, visibility="public"), lambda i: _refreshed(i).is_hidden),
+    Case("image", "unhide", lambda u: ImageFactory(user=u, is_hidden=True), lambda i: _refreshed(i).is_hidden),
+    Case("image", "make_private", lambda u: ImageFactory(user=u, visibility="public"),
+         lambda i: _refreshed(i).visibility),
+    Case("webhookdelivery", "redeliver_selected", _delivery, lambda d: len(REDELIVERED)),
+]  # fmt: skip
+REDELIVERED: list[tuple] = []
+
+
+@pytest.fixture
+def record_redeliveries(monkeypatch):
+    REDELIVERED.clear()
+    monkeypatch.setattr("images.tasks.deliver_webhook.delay_on_commit", lambda *args: REDELIVERED.append(args))
+    monkeypatch.setattr("images.tasks.run_generation.delay", lambda pk: None)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.action)
+def test_view_only_staff_are_not_offered_the_actions_and_a_forged_post_changes_nothing(
+    case, user, record_redeliveries, django_capture_on_commit_callbacks
+):
+    viewer = staff_with(f"view_{case.model}")
+    obj = case.make(user)
+    before = case.state(obj)
+    url = f"/admin/images/{case.model}/"
+
+    listing = viewer.get(url)
+    with django_capture_on_commit_callbacks(execute=True):
+        forged = action(viewer, url, case.action, [obj])
+
+    assert listing.status_code == 200
+    assert f'value="{case.action}"' not in listing.content.decode()
+    assert forged.status_code == 200
+    assert case.state(obj) == before
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.action)
+def test_staff_with_the_change_permission_run_the_actions(
+    case, user, record_redeliveries, django_capture_on_commit_callbacks
+):
+    editor = staff_with(f"view_{case.model}", f"change_{case.model}")
+    obj = case.make(user)
+    before = case.state(obj)
+    url = f"/admin/images/{case.model}/"
+
+    listing = editor.get(url)
+    with django_capture_on_commit_callbacks(execute=True):
+        action(editor, url, case.action, [obj])
+
+    assert f'value="{case.action}"' in listing.content.decode()
+    assert case.state(obj) != before
