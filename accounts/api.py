@@ -41,7 +41,7 @@ from accounts.serializers import (
     VerifyInputSerializer,
     WebhookSecretSerializer,
 )
-from accounts.throttles import AnonRateThrottle, AuthRateThrottle
+from accounts.throttles import AccountRateThrottle, AnonRateThrottle, AuthRateThrottle
 from imagegen.api.errors import ErrorSerializer
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 429)}
@@ -81,6 +81,8 @@ class SignupView(_PasswordView):
 
 
 class TokenObtainView(_PasswordView):
+    throttle_classes = [*_PasswordView.throttle_classes, AccountRateThrottle]
+
     @extend_schema(request=SignInInputSerializer, responses={200: TokenPairSerializer, **ERRORS}, tags=["auth"])
     def post(self, request: Request) -> Response:
         data = _valid(SignInInputSerializer, request)

@@ -3,7 +3,9 @@
 Scopes and their rates live in ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``
 (from ``THROTTLE_*_RATE``): ``anon`` per IP for unauthenticated requests,
 ``user`` per user (JWT, API key or session alike), ``auth`` per IP on the
-sign-in, sign-up and password endpoints, where passwords can be guessed.
+sign-in, sign-up and password endpoints, where passwords can be guessed, and
+``account`` per account named in a sign-in (API, site and admin alike), so
+guesses spread over many addresses still meet a limit.
 Rates may span several units (``100/15min``), which DRF's parser cannot read.
 
 Each request costs one atomic counter update, whatever the rate; DRF's
@@ -96,3 +98,24 @@ class AuthRateThrottle(SlidingWindowThrottle):
     """Password-handling endpoints, per client IP whether signed in or not."""
 
     scope = "auth"
+
+
+def account_ident(email: object) -> str | None:
+    """The key an attempt on the account ``email`` is counted under (None when no email was given)."""
+    if not isinstance(email, str) or not email.strip():
+        return None
+    return email.strip().lower()[:150]
+
+
+class AccountRateThrottle(SlidingWindowThrottle):
+    """Sign-in attempts per account (the ``email`` of the request body), whatever the address."""
+
+    scope = "account"
+
+    def get_ident_key(self, request: Request, view: object) -> str | None:
+        data = getattr(request, "data", None)
+        if data is None:  # a Django request (the site's and the admin's sign-in pages)
+            data = request.POST
+        if not hasattr(data, "get"):
+            return None
+        return account_ident(data.get("email") or data.get("username"))

@@ -7,9 +7,10 @@ form works without JavaScript.
 
 from __future__ import annotations
 
+import logging
 import math
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -22,7 +23,7 @@ from rest_framework.exceptions import APIException
 
 from accounts import selectors, services
 from accounts.models import ApiKey
-from accounts.throttles import AuthRateThrottle
+from accounts.throttles import AccountRateThrottle, AuthRateThrottle
 from accounts.web_forms import (
     ApiKeyForm,
     LoginForm,
@@ -33,18 +34,39 @@ from accounts.web_forms import (
 )
 
 AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
+logger = logging.getLogger(__name__)
 
 
-def _too_many_attempts(request: HttpRequest) -> str | None:
-    """The API's per-IP limit on password-handling requests, applied to these pages too.
+def _too_many_attempts(request: HttpRequest, *, sign_in: bool = False) -> str | None:
+    """The API's limits on password-handling requests, applied to these pages too.
 
-    Returns the message to show when the limit is reached, else None (and the attempt is counted).
+    Per IP always; per account too for a sign-in (the form's ``email``, or the
+    admin's ``username``). Returns the message to show when a limit is
+    reached, else None (and the attempt is counted).
     """
-    throttle = AuthRateThrottle()
-    if throttle.allow_request(request, None):
-        return None
-    wait = throttle.wait() or 1
-    return f"Too many attempts from your address; try again in {math.ceil(wait)} seconds."
+    throttles = [(AuthRateThrottle(), "from your address")]
+    if sign_in:
+        throttles.append((AccountRateThrottle(), "for this account"))
+    for throttle, whose in throttles:
+        if not throttle.allow_request(request, None):
+            wait = throttle.wait() or 1
+            return f"Too many attempts {whose}; try again in {math.ceil(wait)} seconds."
+    return None
+
+
+@require_http_methods(["GET", "POST"])
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's sign-in page, throttled like the site's (per IP and per account); failures are logged."""
+    email = request.POST.get("username", "")[:150] if request.method == "POST" else ""
+    ip = AuthRateThrottle().get_ident(request)
+    if request.method == "POST" and (limited := _too_many_attempts(request, sign_in=True)):
+        logger.warning("admin sign-in throttled", extra={"email": email, "client_ip": ip})
+        # The credentials are not checked: the answer must not tell a right guess from a wrong one.
+        return render(request, "admin/login_throttled.html", {"message": limited}, status=429)
+    response = admin.site.login(request)
+    if request.method == "POST" and not (request.user.is_authenticated and request.user.is_staff):
+        logger.warning("admin sign-in failed", extra={"email": email, "client_ip": ip})
+    return response
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -90,7 +112,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST or None, request=request)
     context = {"form": form, "next": request.POST.get("next") or request.GET.get("next", "")}
     if request.method == "POST":
-        if limited := _too_many_attempts(request):
+        if limited := _too_many_attempts(request, sign_in=True):
             # The credentials are not even checked: the answer must not tell a right guess from a wrong one.
             context.update(form=LoginForm(initial={"email": request.POST.get("email", "")}), form_error=limited)
             return render(request, "accounts/login.html", context, status=429)

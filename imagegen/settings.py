@@ -245,6 +245,7 @@ REST_FRAMEWORK = {
         "anon": _rate("THROTTLE_ANON_RATE", "100/15min"),  # per IP, signed out
         "user": _rate("THROTTLE_USER_RATE", "1000/hour"),  # per user
         "auth": _rate("THROTTLE_AUTH_RATE", "20/15min"),  # per IP: sign-in, sign-up, password change
+        "account": _rate("THROTTLE_ACCOUNT_RATE", "20/15min"),  # per account: sign-in (API, site, admin)
     },
     # Proxies in front of gunicorn that append to X-Forwarded-For (1 behind one
     # load balancer); 0 uses the socket's address, which a client cannot forge.

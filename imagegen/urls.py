@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
+from accounts.views import admin_login
 from imagegen import health
 from imagegen.api.errors import handler404 as api_not_found
 from imagegen.api.schema import ApiDocsView
@@ -26,6 +27,8 @@ urlpatterns = [
     path("uploads/<uuid:image_id>", local_upload, name="local-upload"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs", ApiDocsView.as_view(url_name="schema"), name="api-docs"),
+    # Before the admin's own URLs: its sign-in is throttled and its failures logged.
+    path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     # The gallery web UI (SPEC §3): "/" and the pages around it.
     path("", include("accounts.urls")),

@@ -68,6 +68,7 @@ def test_the_defaults_are_the_documented_ones():
         "anon": "100/15min",
         "user": "1000/hour",
         "auth": "20/15min",
+        "account": "20/15min",
     }
 
 
