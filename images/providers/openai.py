@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import openai
 from django.conf import settings
 
 from images.fetch import DEFAULT_POLICY, AddressPolicy
@@ -36,6 +35,9 @@ from images.providers.base import (
 )
 from images.providers.results import download_provider_image, generated_image_from_bytes
 from images.styles import styled_prompt
+
+if TYPE_CHECKING:
+    import openai
 
 OFFICIAL_BASE_URL = "https://api.openai.com/v1"
 # Current OpenAI image models (gpt-image-1 was shut down in October 2026, DALL·E in May 2026).
@@ -106,6 +108,10 @@ class OpenAIProvider:
         return images
 
     def _client(self) -> openai.OpenAI:
+        # Imported on use: the client library takes seconds to import, and listing the
+        # providers (every generation request does) must not pay for it.
+        import openai
+
         return openai.OpenAI(
             api_key=settings.OPENAI_API_KEY,
             base_url=settings.OPENAI_BASE_URL or None,
@@ -114,6 +120,8 @@ class OpenAIProvider:
         )
 
     def _call(self, client: openai.OpenAI, request: RenderRequest, model: str, *, n: int) -> list[Any]:
+        import openai
+
         params: dict[str, Any] = {"model": model, "prompt": _prompt(request), "n": n}
         params["size"] = _size(model, request.width, request.height)
         quality = _quality(model, request.quality)
@@ -206,6 +214,8 @@ def _message(exc: openai.APIError) -> str:
 
 def _provider_error(exc: openai.OpenAIError) -> ProviderError:
     """Map the client's exceptions onto retryable and permanent provider errors."""
+    import openai
+
     if isinstance(exc, openai.APITimeoutError):
         return ProviderError(
             f"OpenAI did not answer within {settings.OPENAI_TIMEOUT} s", code="provider_timeout", permanent=False

@@ -332,3 +332,21 @@ def test_it_lists_the_configured_model_first(settings):
 def test_it_is_the_registered_openai_provider():
     assert isinstance(get_provider("openai"), OpenAIProvider)
     assert isinstance(OpenAIProvider(), Provider)
+
+
+def test_listing_the_providers_does_not_import_the_openai_client():
+    # The client library takes seconds to import: a web process's first generation request paid for it.
+    import subprocess
+    import sys
+
+    from tests.support.processes import BASE_DIR, child_env
+
+    probe = (
+        "import sys, django; django.setup(); from images.providers import configured_providers; "
+        "configured_providers(); print('openai' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=BASE_DIR, env=child_env(), capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "False"
