@@ -354,7 +354,7 @@ APP_SERVICES = ["aws-setup", "web", "worker", "beat"]
 def test_compose_runs_the_production_shape_from_one_image():
     services = COMPOSE["services"]
 
-    assert set(services) == {"postgres", "localstack", "secret-init", *APP_SERVICES}
+    assert set(services) == {"postgres", "redis", "localstack", "secret-init", *APP_SERVICES}
     assert {services[name]["build"] for name in ["secret-init", *APP_SERVICES]} == {"."}
     assert len({services[name]["image"] for name in ["secret-init", *APP_SERVICES]}) == 1
     assert services["aws-setup"]["command"] == ["python", "manage.py", "aws_setup"]
@@ -371,6 +371,7 @@ def test_compose_puts_the_app_on_postgres_sqs_and_s3_through_localstack():
         assert env["AWS_ENDPOINT_URL"] == "http://localstack:4566"
         assert env["IMAGE_S3_BUCKET"]
         assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"]
+        assert env["REDIS_URL"] == "redis://redis:6379/0"  # throttle counters shared by every web process
     assert COMPOSE["services"]["web"]["environment"]["RUN_MIGRATIONS"] == "1"
     assert "RUN_MIGRATIONS" not in COMPOSE["services"]["worker"]["environment"]
     assert set(COMPOSE["services"]["localstack"]["environment"]["SERVICES"].split(",")) == {"sqs", "s3"}
@@ -385,6 +386,7 @@ def test_compose_starts_things_in_order():
     assert depends["aws-setup"] == {**secret, "localstack": {"condition": "service_healthy"}}
     assert depends["web"]["aws-setup"] == {"condition": "service_completed_successfully"}
     assert depends["web"]["postgres"] == {"condition": "service_healthy"}
+    assert depends["web"]["redis"] == {"condition": "service_healthy"}
     assert depends["worker"] == {**secret, "web": {"condition": "service_healthy"}}  # after the migrations
     assert depends["beat"] == {**secret, "web": {"condition": "service_healthy"}}
     for name in APP_SERVICES:  # every one reads the generated key
