@@ -241,6 +241,15 @@ def _requeue(generation: Generation, attempt: int, code: str, message: str) -> R
     return RunOutcome(QUEUED, retry_in=retry_in) if updated else RunOutcome("lost")
 
 
+def _discard(stored: list[str]) -> None:
+    # Best effort: with storage down, the cleanup must not keep the job from being
+    # requeued or failed; a re-run writes the same keys again.
+    try:
+        delete_keys(stored)
+    except Exception:
+        logger.warning("could not delete a failed attempt's files", extra={"keys": stored[:8]}, exc_info=True)
+
+
 def generation_run(*, generation_id: str) -> RunOutcome:
     """Run one attempt of a generation. Safe to call for any message, any number of times."""
     generation, outcome = _claim(generation_id)
@@ -275,15 +284,15 @@ def generation_run(*, generation_id: str) -> RunOutcome:
             if not _finish_succeeded(generation, attempt, results):
                 raise GenerationCanceled()
     except GenerationCanceled:
-        delete_keys(stored)
+        _discard(stored)
         logger.info("generation canceled", extra={"generation": str(generation.pk), "attempt": attempt})
         return RunOutcome(Generation.Status.CANCELED)
     except SoftTimeLimitExceeded:
-        delete_keys(stored)
+        _discard(stored)
         _finish_failed(generation, attempt, "timeout", f"the job ran past {settings.GENERATION_TIME_LIMIT} s")
         return RunOutcome(Generation.Status.FAILED)
     except ProviderError as exc:
-        delete_keys(stored)
+        _discard(stored)
         log_extra = {"generation": str(generation.pk), "attempt": attempt, "code": exc.code, "error": exc.message}
         if exc.permanent or attempt >= settings.GENERATION_MAX_ATTEMPTS:
             logger.warning("generation failed", extra=log_extra)
@@ -292,7 +301,7 @@ def generation_run(*, generation_id: str) -> RunOutcome:
         logger.warning("generation attempt failed; will retry", extra=log_extra)
         return _requeue(generation, attempt, exc.code, exc.message)
     except (IntegrityError, Exception) as exc:  # a bug or an outage (storage, database): retry, then fail
-        delete_keys(stored)
+        _discard(stored)
         logger.exception("generation attempt crashed", extra={"generation": str(generation.pk), "attempt": attempt})
         if attempt >= settings.GENERATION_MAX_ATTEMPTS:
             _finish_failed(generation, attempt, "internal_error", f"{type(exc).__name__}: {exc}")

@@ -129,20 +129,30 @@ def _owed() -> QuerySet[Generation]:
 
 
 def generations_publish_owed() -> dict[str, int]:
-    """Re-send queued jobs owed a message whose retry time has come; returns sent, failed and still owed.
+    """Re-send queued jobs owed a message; returns how many were sent, failed, and are still owed.
 
-    Each job is claimed with a conditional UPDATE first, so two re-senders
-    (beat and a web process) rarely send the same job twice. The first failed
-    send ends the pass: the broker is down, the rest wait for the next pass.
+    Jobs whose retry time has come go first. The first failed send ends the
+    pass: the broker is down, the rest wait for their own retry times. Once a
+    send works the broker is back, so every job a send failed for goes out
+    too, without waiting out its backoff. Each message is due at the job's
+    ``enqueued_at`` (later for a worker's retry). Each job is claimed with a
+    conditional UPDATE first, so two re-senders (beat and a web process)
+    rarely send one job twice; when they do, the worker runs it once.
     """
     now = timezone.now()
     sent = failed = 0
-    due = _owed().filter(publish_retry_at__lte=now).order_by("publish_retry_at")
-    for pk, retry_at in due.values_list("pk", "publish_retry_at")[:BATCH]:
+    owed = _owed().order_by("publish_retry_at").values_list("pk", "publish_retry_at", "enqueued_at", "publish_attempts")
+    for pk, retry_at, enqueued_at, failures in owed[:BATCH]:
+        if retry_at > now and not (sent and failures):
+            # Not due, and either nothing shows the broker is back or its first send may still be in flight.
+            if not sent:
+                break
+            continue
         claimed = _owed().filter(pk=pk, publish_retry_at=retry_at).update(publish_retry_at=now + UNCONFIRMED_GRACE)
         if not claimed:
             continue
-        if generation_publish(generation_id=str(pk)):
+        countdown = max(0.0, (enqueued_at - now).total_seconds()) if enqueued_at else 0.0
+        if generation_publish(generation_id=str(pk), countdown=countdown):
             sent += 1
             PUBLISH_RETRIES.labels(result="sent").inc()
         else:

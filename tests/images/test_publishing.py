@@ -113,6 +113,28 @@ def test_it_resends_owed_jobs_once_their_retry_time_has_come(broker, retrier_sta
         assert str(other.pk) not in broker.ids
 
 
+def test_once_a_send_works_every_job_a_send_failed_for_goes_out_without_waiting_out_its_backoff(broker, retrier_starts):
+    now = timezone.now()
+    due = owed(publish_retry_at=now - timedelta(seconds=1), publish_attempts=1)
+    backing_off = owed(publish_retry_at=now + timedelta(seconds=30), publish_attempts=6)
+    worker_retry = owed(
+        publish_retry_at=now + timedelta(seconds=40), publish_attempts=1, enqueued_at=now + timedelta(seconds=40)
+    )
+    in_flight = owed(publish_retry_at=now + timedelta(seconds=30), publish_attempts=0)
+    assert generations_publish_owed() == {"sent": 3, "failed": 0, "owed": 1}
+    sent = dict(broker.sent)
+    assert set(sent) == {str(due.pk), str(backing_off.pk), str(worker_retry.pk)}
+    assert sent[str(due.pk)] is None and sent[str(backing_off.pk)] is None
+    assert 38 < sent[str(worker_retry.pk)] <= 40  # still due when the worker asked for it
+    assert str(in_flight.pk) not in sent
+
+
+def test_jobs_not_yet_due_wait_while_no_send_has_worked(broker, retrier_starts):
+    owed(publish_retry_at=timezone.now() + timedelta(seconds=30), publish_attempts=6)
+    assert generations_publish_owed() == {"sent": 0, "failed": 0, "owed": 1}
+    assert broker.sent == [] and broker.refused == 0
+
+
 def test_it_stops_a_pass_at_the_first_refused_message_and_backs_off_that_job(broker, retrier_starts, settings):
     settings.PUBLISH_RETRY_MAX_SECONDS = 30
     jobs = [owed(publish_retry_at=timezone.now() - timedelta(seconds=10 - i), publish_attempts=5) for i in range(3)]
