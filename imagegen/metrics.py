@@ -30,6 +30,12 @@ REQUEST_SECONDS = Histogram(
     "imagegen_http_request_duration_seconds", "Time to answer HTTP requests", buckets=DURATION_BUCKETS
 )
 
+# Counted by the process that publishes (the web process for new jobs, the worker for
+# its retries and beat's re-sends); /metrics shows the web processes' counts.
+PUBLISH_FAILURES = Counter("imagegen_publish_failures", "Job messages the broker did not take (each is re-sent)")
+PUBLISH_RETRIES = Counter("imagegen_publish_retries", "Re-sends of job messages owed to the broker", ["result"])
+BROKER_OUTAGES = Counter("imagegen_broker_outages", "Times publishing to the broker started failing, per process")
+
 
 def observe_request(method: str, status: int, seconds: float) -> None:
     REQUESTS.labels(method=method, status=str(status)).inc()
@@ -89,11 +95,19 @@ class DatabaseCollector(Collector):
             processing,
         )
 
+        owed = GaugeMetricFamily("imagegen_generations_unpublished", "Queued jobs whose message the broker owes")
+        owed.add_metric([], Generation.objects.filter(**_OWED).count())
+        yield owed
+
         depth = _queue_depth()
         if depth is not None:
             gauge = GaugeMetricFamily("imagegen_queue_depth", "Messages waiting in the job queue (as the broker says)")
             gauge.add_metric([], depth)
             yield gauge
+
+
+# The outbox's "owed a message" (images/services/publishing.py), on its partial index.
+_OWED = {"status": "queued", "published_at__isnull": True, "publish_retry_at__isnull": False}
 
 
 def _queue_depth() -> int | None:
@@ -138,6 +152,6 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         # gunicorn (gunicorn.conf.py): every web process's counts, summed.
         multiprocess.MultiProcessCollector(registry)
     else:
-        registry.register(REQUESTS)
-        registry.register(REQUEST_SECONDS)
+        for metric in (REQUESTS, REQUEST_SECONDS, PUBLISH_FAILURES, PUBLISH_RETRIES, BROKER_OUTAGES):
+            registry.register(metric)
     return HttpResponse(generate_latest(registry), content_type="text/plain; version=0.0.4; charset=utf-8")

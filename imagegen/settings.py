@@ -331,6 +331,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery gives up after 100 reconnects (the worker exits); a broker outage of any
+# length must not end the worker (the embedded broker's file locked or gone, say).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
@@ -496,6 +499,10 @@ GENERATION_HEARTBEAT_TIMEOUT = env_int("GENERATION_HEARTBEAT_TIMEOUT", 60, minim
 GENERATION_QUEUED_STALE_SECONDS = env_int("GENERATION_QUEUED_STALE_SECONDS", 600, minimum=5)
 GENERATION_PROGRESS_INTERVAL = 0.5  # seconds between progress writes (and cancellation checks)
 SWEEPER_INTERVAL = env_int("SWEEPER_INTERVAL", 30, minimum=1)
+# A job whose message the broker did not take (an outage) is re-sent: every PUBLISH_RETRY_INTERVAL s
+# by beat and by the process that failed to send it, each job backing off up to PUBLISH_RETRY_MAX_SECONDS.
+PUBLISH_RETRY_INTERVAL = env_int("PUBLISH_RETRY_INTERVAL", 5, minimum=1)
+PUBLISH_RETRY_MAX_SECONDS = env_int("PUBLISH_RETRY_MAX_SECONDS", 30, minimum=1)
 MAX_WAIT_SECONDS = 60
 # Per web process; keep it below GUNICORN_THREADS so waiting requests never take every thread.
 MAX_WAITING_REQUESTS = env_int("MAX_WAITING_REQUESTS", 12, minimum=1)
@@ -522,6 +529,12 @@ IMAGE_RETENTION_DAYS = env_int("IMAGE_RETENTION_DAYS", 0, minimum=0)
 
 CELERY_BEAT_SCHEDULE = {
     "sweep-generations": {"task": "images.sweep_generations", "schedule": float(SWEEPER_INTERVAL)},
+    "publish-owed-generations": {
+        "task": "images.publish_owed_generations",
+        "schedule": float(PUBLISH_RETRY_INTERVAL),
+        # A run queued behind long jobs is pointless once the next one is due.
+        "options": {"expires": float(PUBLISH_RETRY_INTERVAL)},
+    },
     "expire-direct-uploads": {"task": "images.expire_direct_uploads", "schedule": 3600.0},
     "sweep-upload-staging": {"task": "images.sweep_upload_staging", "schedule": 3600.0},
     "expire-old-images": {"task": "images.expire_old_images", "schedule": 3600.0},

@@ -57,6 +57,11 @@ class Generation(models.Model):
     cancel_requested = models.BooleanField(default=False)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
+    # The outbox (images/services/publishing.py): a queued job with ``published_at`` NULL and
+    # ``publish_retry_at`` set is owed a broker message, re-sent from that time on.
+    published_at = models.DateTimeField(null=True, blank=True)
+    publish_attempts = models.PositiveIntegerField(default=0)  # failed publishes: the backoff grows with it
+    publish_retry_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -71,6 +76,12 @@ class Generation(models.Model):
             # queue_position: the queued generations created before one.
             models.Index(fields=["status", "created_at"], name="gen_status_created"),
             models.Index(fields=["status", "heartbeat_at"], name="gen_status_heartbeat"),
+            # The few jobs owed a message, polled every PUBLISH_RETRY_INTERVAL s.
+            models.Index(
+                fields=["publish_retry_at"],
+                condition=Q(status="queued", published_at__isnull=True),
+                name="gen_owed_message",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

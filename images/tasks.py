@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from images.services.pipeline import generation_run
+from images.services.publishing import generation_publish
 
 
 @shared_task(
@@ -16,10 +17,17 @@ from images.services.pipeline import generation_run
 def run_generation(generation_id: str) -> str:
     outcome = generation_run(generation_id=generation_id)
     if outcome.retry_in is not None:
-        # A new message, due later; this one is acknowledged. If publishing
-        # fails, the sweeper finds the job queued and enqueues it again.
-        run_generation.apply_async(args=[generation_id], countdown=outcome.retry_in)
+        # A new message, due later; this one is acknowledged. If the broker does
+        # not take it, the job is owed a message and re-sent (publishing.py).
+        generation_publish(generation_id=generation_id, countdown=outcome.retry_in)
     return outcome.status
+
+
+@shared_task(name="images.publish_owed_generations")
+def publish_owed_generations() -> dict[str, int]:
+    from images.services.publishing import generations_publish_owed
+
+    return generations_publish_owed()
 
 
 @shared_task(name="images.process_image", bind=True, max_retries=3)

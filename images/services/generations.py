@@ -24,6 +24,7 @@ from images.models import Generation, Image
 from images.params import MAX_SEED
 from images.serializers import GenerationParams
 from images.services.library import with_tag_names
+from images.services.publishing import generation_publish_on_commit, owed_fields
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
@@ -75,10 +76,9 @@ def generation_create(
     Returns ``(generation, created)``; ``created`` is False when an earlier
     request with the same ``idempotency_key`` is replayed. Raises ApiError
     (400 for foreign reference images, 409 for a reused key with another
-    body) and QuotaExceeded (429).
+    body) and QuotaExceeded (429). A broker that does not take the message is
+    no error: the job is committed and its message re-sent later (publishing.py).
     """
-    from images.tasks import run_generation
-
     key = (idempotency_key or "").strip()[:255] or None
     fingerprint = _fingerprint(params)
     if key and (existing := _replay(user=user, key=key, fingerprint=fingerprint)):
@@ -111,8 +111,9 @@ def generation_create(
                 request_fingerprint=fingerprint,
                 request_id=request_id[:64],
                 enqueued_at=timezone.now(),
+                **owed_fields(),
             )
-            run_generation.delay_on_commit(str(generation.id))
+            generation_publish_on_commit(generation_id=str(generation.id))
     except IntegrityError:
         # A concurrent request with the same key won the insert.
         if key and (existing := _replay(user=user, key=key, fingerprint=fingerprint)):
@@ -259,8 +260,6 @@ def generation_wait(*, user: User, generation_id: object, seconds: float) -> Gen
 
 def generation_retry(*, generation: Generation) -> bool:
     """Staff action: run a failed or canceled generation again from scratch. False if it was not ended that way."""
-    from images.tasks import run_generation
-
     with transaction.atomic():
         updated = Generation.objects.filter(
             pk=generation.pk, status__in=[Generation.Status.FAILED, Generation.Status.CANCELED]
@@ -275,9 +274,10 @@ def generation_retry(*, generation: Generation) -> bool:
             finished_at=None,
             heartbeat_at=None,
             enqueued_at=timezone.now(),
+            **owed_fields(),
         )
         if updated:
-            run_generation.delay_on_commit(str(generation.pk))
+            generation_publish_on_commit(generation_id=str(generation.pk))
     return bool(updated)
 
 

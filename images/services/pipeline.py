@@ -254,6 +254,15 @@ def _log_extra(generation: Generation, attempt: int, **fields: str) -> dict[str,
     return {"generation": str(generation.pk), "attempt": attempt, **fields}
 
 
+def _discard(stored: list[str]) -> None:
+    # Best effort: with storage down, the cleanup must not keep the job from being
+    # requeued or failed; a re-run writes the same keys again.
+    try:
+        delete_keys(stored)
+    except Exception:
+        logger.warning("could not delete a failed attempt's files", extra={"keys": stored[:8]}, exc_info=True)
+
+
 def generation_run(*, generation_id: str) -> RunOutcome:
     """Run one attempt of a generation. Safe to call for any message, any number of times."""
     generation, outcome = _claim(generation_id)
@@ -288,17 +297,17 @@ def generation_run(*, generation_id: str) -> RunOutcome:
             if not _finish_succeeded(generation, attempt, results):
                 raise GenerationCanceled()
     except GenerationCanceled:
-        delete_keys(stored)
+        _discard(stored)
         logger.info("generation canceled", extra={"generation": str(generation.pk), "attempt": attempt})
         return RunOutcome(Generation.Status.CANCELED)
     except SoftTimeLimitExceeded:
-        delete_keys(stored)
+        _discard(stored)
         logger.warning("generation timed out", extra=_log_extra(generation, attempt, code="timeout"))
         message = f"The job ran past its time limit of {settings.GENERATION_TIME_LIMIT} s."
         _finish_failed(generation, attempt, "timeout", message)
         return RunOutcome(Generation.Status.FAILED)
     except ProviderError as exc:
-        delete_keys(stored)
+        _discard(stored)
         # The detail (resolver output, exception text, the raw answer) is for the log only.
         log_extra = _log_extra(generation, attempt, code=exc.code, error=exc.message)
         if exc.__cause__ is not None:
@@ -311,7 +320,7 @@ def generation_run(*, generation_id: str) -> RunOutcome:
         logger.warning("generation attempt failed; will retry", extra=log_extra)
         return _requeue(generation, attempt, exc.code, shown)
     except (IntegrityError, Exception):  # a bug or an outage (storage, database): retry, then fail
-        delete_keys(stored)
+        _discard(stored)
         logger.exception("generation attempt crashed", extra=_log_extra(generation, attempt, code="internal_error"))
         if attempt >= settings.GENERATION_MAX_ATTEMPTS:
             _finish_failed(generation, attempt, "internal_error", plain_message("internal_error"))

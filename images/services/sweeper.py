@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from images.models import Generation
+from images.services.publishing import generation_publish_on_commit, owed_fields
 
 logger = logging.getLogger(__name__)
 
@@ -19,11 +20,12 @@ BATCH = 500
 def generations_sweep() -> dict[str, int]:
     """Re-enqueue jobs queued too long; requeue or fail running jobs whose heartbeat stopped.
 
+    The last resort for a lost message: a message the broker did not take is
+    re-sent much sooner by images/services/publishing.py.
+
     Every change is a conditional UPDATE on the value just read, so two
     sweepers (or a sweeper and a worker) never both act on one job.
     """
-    from images.tasks import run_generation
-
     now = timezone.now()
     counts = {"requeued_lost": 0, "requeued_stale": 0, "failed_stale": 0}
 
@@ -33,9 +35,9 @@ def generations_sweep() -> dict[str, int]:
     ).values_list("pk", "enqueued_at")[:BATCH]:
         with transaction.atomic():
             if Generation.objects.filter(pk=pk, status=Generation.Status.QUEUED, enqueued_at=enqueued_at).update(
-                enqueued_at=now
+                enqueued_at=now, **owed_fields()
             ):
-                run_generation.delay_on_commit(str(pk))
+                generation_publish_on_commit(generation_id=str(pk))
                 counts["requeued_lost"] += 1
 
     beat_before = now - timedelta(seconds=settings.GENERATION_HEARTBEAT_TIMEOUT)
@@ -52,8 +54,8 @@ def generations_sweep() -> dict[str, int]:
                     error_message="the worker running this job stopped answering",
                 ):
                     counts["failed_stale"] += 1
-            elif stale.update(status=Generation.Status.QUEUED, progress=0, enqueued_at=now):
-                run_generation.delay_on_commit(str(pk))
+            elif stale.update(status=Generation.Status.QUEUED, progress=0, enqueued_at=now, **owed_fields()):
+                generation_publish_on_commit(generation_id=str(pk))
                 counts["requeued_stale"] += 1
     if any(counts.values()):
         logger.warning("sweeper acted", extra=counts)
