@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from imagegen.api.etags import not_modified, response_etag
+from imagegen.api.etags import IF_NONE_MATCH, not_modified, response_etag
 from images.filters import GenerationFilter
 from images.serializers import GenerationCreateSerializer, GenerationSerializer
 from images.services.generations import (
@@ -91,14 +91,7 @@ class GenerationListCreateView(generics.ListAPIView):
 class GenerationDetailView(APIView):
     @extend_schema(
         responses={200: GenerationSerializer, 304: None},
-        parameters=[
-            OpenApiParameter(
-                "If-None-Match",
-                str,
-                OpenApiParameter.HEADER,
-                description="The ETag of an earlier answer: 304 if unchanged",
-            )
-        ],
+        parameters=[IF_NONE_MATCH],
         summary="One generation",
     )
     def get(self, request: Request, pk: str) -> Response:

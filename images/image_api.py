@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from imagegen.api.errors import ApiError, ErrorSerializer
-from imagegen.api.etags import not_modified, response_etag
+from imagegen.api.etags import IF_NONE_MATCH, not_modified, response_etag
 from imagegen.api.pagination import CursorPagination
 from images.image_filters import DEFAULT_ORDERING, ORDERINGS, ImageFilter, PublicImageFilter
 from images.models import Image
@@ -131,14 +131,7 @@ class ImageDetailView(APIView):
     @extend_schema(
         summary="One image",
         responses={200: ImageSerializer, 304: None, **_errors(401, 404)},
-        parameters=[
-            OpenApiParameter(
-                "If-None-Match",
-                str,
-                OpenApiParameter.HEADER,
-                description="The ETag of an earlier answer: 304 if unchanged",
-            )
-        ],
+        parameters=[IF_NONE_MATCH],
     )
     def get(self, request: Request, pk: str) -> Response:
         image = library.image_get(user=request.user, image_id=pk)

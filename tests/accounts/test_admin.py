@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -11,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import ApiKey, User
 from images.models import Generation, Image
 from tests.factories import ApiKeyFactory, UserFactory
+from tests.support.admin import staff_with
 
 pytestmark = pytest.mark.django_db
 
@@ -106,14 +106,6 @@ def test_the_revoke_action_ends_the_selected_keys(staff):
 
 def test_keys_cannot_be_added_in_the_admin(staff):
     assert staff.get(f"{KEYS}add/").status_code == 403
-
-
-def staff_with(*codenames: str) -> Client:
-    member = UserFactory(is_staff=True)
-    member.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    client = Client()
-    client.force_login(member)
-    return client
 
 
 def test_view_only_staff_cannot_revoke_keys_even_with_a_forged_post():

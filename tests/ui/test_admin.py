@@ -6,12 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.test import Client
 
 from images.models import Generation, Image, WebhookDelivery
 from tests.factories import UserFactory
 from tests.images.factories import GenerationFactory, ImageFactory
+from tests.support.admin import staff_with
 from tests.ui.conftest import generated, image_of
 
 pytestmark = pytest.mark.django_db
@@ -110,15 +110,6 @@ def test_the_generation_list_shows_which_providers_are_configured(staff, setting
 
 
 # --- who may run the actions ------------------------------------------------------
-
-
-def staff_with(*codenames: str) -> Client:
-    """A staff member (not a superuser) holding exactly these model permissions."""
-    member = UserFactory(is_staff=True)
-    member.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    client = Client()
-    client.force_login(member)
-    return client
 
 
 @dataclass(frozen=True)
