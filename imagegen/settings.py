@@ -92,6 +92,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: an oversized body is refused before anything (CSRF, forms, uploads) reads it.
+    "imagegen.body_limit.BodyLimitMiddleware",
     "imagegen.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "imagegen.csp.ContentSecurityPolicyMiddleware",
