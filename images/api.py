@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from imagegen.api.idempotency import idempotency_key_header
 from imagegen.api.prefer import prefer_wait_seconds
 from images.filters import GenerationFilter
 from images.serializers import GenerationCreateSerializer, GenerationSerializer
@@ -58,7 +59,7 @@ class GenerationListCreateView(generics.ListAPIView):
         generation, created = generation_create(
             user=request.user,
             params=serializer.validated_data["params"],
-            idempotency_key=request.headers.get("Idempotency-Key"),
+            idempotency_key=idempotency_key_header(request),
             request_id=getattr(request._request, "request_id", ""),
         )
         if wait and not generation.is_finished:

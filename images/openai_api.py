@@ -32,6 +32,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from imagegen.api.errors import ApiError, exception_handler
+from imagegen.api.idempotency import idempotency_key_header
 from images import params
 from images.models import Generation
 from images.providers import configured_providers, default_provider_name
@@ -138,7 +139,7 @@ class ImagesGenerationsView(OpenAIView):
             quality=data["quality"],
             metadata={"openai_user": data["user"]} if data["user"] else {},
         )
-        idempotency_key = request.headers.get("Idempotency-Key")
+        idempotency_key = idempotency_key_header(request)
         unanswered = None if idempotency_key else _unanswered_key(request, data)
         with WAIT_SLOTS as got_slot:
             if not got_slot:

@@ -281,3 +281,16 @@ def test_a_non_ascii_signature_on_the_upload_put_is_a_403(client, world):
     response = client.put(url, data=b"\x89PNG", content_type="image/png")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "invalid_signature"
+
+
+@pytest.mark.django_db
+def test_a_nul_in_an_idempotency_key_or_a_tag_filter_is_a_400_before_postgresql_sees_it(client, world):
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {world.token}"}
+    response = client.post("/api/v1/generations", {"prompt": "x"}, content_type="application/json",
+                           HTTP_IDEMPOTENCY_KEY="a\x00b", **auth)  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "Idempotency-Key"
+    assert Generation.objects.count() == 1  # the world's own
+    response = client.get("/api/v1/images?tag=a%00b", **auth)
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "tag"
