@@ -103,6 +103,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: an oversized body is refused before anything (CSRF, forms, uploads) reads it.
+    "imagegen.body_limit.BodyLimitMiddleware",
     "imagegen.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "imagegen.csp.ContentSecurityPolicyMiddleware",
@@ -234,6 +236,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's own three, with a JSON parser that refuses deep nesting (400, not a RecursionError 500).
+    "DEFAULT_PARSER_CLASSES": [
+        "imagegen.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "imagegen.api.errors.exception_handler",

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
-from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -13,6 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from imagegen.api.etags import IF_NONE_MATCH, not_modified, response_etag
+from imagegen.api.idempotency import idempotency_key_header
+from imagegen.api.prefer import prefer_wait_seconds
 from images.filters import GenerationFilter
 from images.serializers import GenerationCreateSerializer, GenerationSerializer
 from images.services.generations import (
@@ -25,14 +24,6 @@ from images.services.generations import (
     generation_wait,
 )
 from images.storage import url_epoch
-
-_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+)", re.IGNORECASE)
-
-
-def prefer_wait_seconds(request: Request) -> int:
-    """Seconds asked for with ``Prefer: wait=N`` (RFC 7240), capped at MAX_WAIT_SECONDS; 0 if absent."""
-    match = _PREFER_WAIT.search(request.headers.get("Prefer", ""))
-    return min(int(match.group(1)), settings.MAX_WAIT_SECONDS) if match else 0
 
 
 def generation_response(request: Request, generation, *, code: int | None = None, waited: int = 0) -> Response:
@@ -67,13 +58,13 @@ class GenerationListCreateView(generics.ListAPIView):
     def post(self, request: Request) -> Response:
         serializer = GenerationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        wait = prefer_wait_seconds(request)  # a bad header is a 400 before anything is created
         generation, created = generation_create(
             user=request.user,
             params=serializer.validated_data["params"],
-            idempotency_key=request.headers.get("Idempotency-Key"),
+            idempotency_key=idempotency_key_header(request),
             request_id=getattr(request._request, "request_id", ""),
         )
-        wait = prefer_wait_seconds(request)
         if wait and not generation.is_finished:
             with WAIT_SLOTS as got_slot:
                 if got_slot:

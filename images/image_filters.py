@@ -44,6 +44,8 @@ class TagListField(forms.Field):
         names = [part.strip().lower() for item in values for part in str(item).split(",")]
         names = list(dict.fromkeys(name for name in names if name))
         for name in names:
+            if "\x00" in name:  # PostgreSQL refuses NUL in text: a 500 otherwise
+                raise forms.ValidationError("tags cannot contain NUL characters", code="null_characters_not_allowed")
             if len(name) > MAX_TAG_LENGTH:
                 raise forms.ValidationError(
                     f"tag {name[:20]!r}… is longer than {MAX_TAG_LENGTH} characters", code="max_length"

@@ -17,8 +17,10 @@ def signed_media(request: HttpRequest, key: str) -> FileResponse:
     if is_s3() or not is_image_key(key):
         raise Http404("not found")
     attachment = request.GET.get("attachment", "")
-    if not verify_local_signature(
-        key, request.GET.get("expires", ""), request.GET.get("signature", ""), attachment=attachment
+    signature = request.GET.get("signature", "")
+    # hmac.compare_digest raises TypeError on non-ASCII text; no real signature has any.
+    if not signature.isascii() or not verify_local_signature(
+        key, request.GET.get("expires", ""), signature, attachment=attachment
     ):
         raise Http404("not found")
     try:

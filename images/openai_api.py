@@ -5,14 +5,26 @@ generation, waits for it the way ``Prefer: wait`` does (a thread, never a
 whole process; at most MAX_WAITING_REQUESTS at once per process) and answers
 ``{created, data: [{url | b64_json, revised_prompt}]}``. Errors use OpenAI's
 ``{"error": {message, type, param, code}}`` shape.
+
+Admission comes first: without a free wait slot the answer is 429 with
+Retry-After and nothing is created or counted. The openai SDK retries 408,
+409, 429, 5xx and dropped connections by itself, resending the same body
+with ``X-Stainless-Retry-Count: N`` and no idempotency key (its client sets
+no idempotency header). So until a request is answered for good, its job is
+remembered under (user, body), and a retry of it waits for that job instead
+of creating another. A first attempt (count 0 or absent) always creates one:
+asking twice for the same prompt means two sets of images.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import time
 
 from django.conf import settings
+from django.core.cache import cache
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -20,11 +32,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from imagegen.api.errors import ApiError, exception_handler
+from imagegen.api.idempotency import idempotency_key_header
 from images import params
 from images.models import Generation
 from images.providers import configured_providers, default_provider_name
 from images.serializers import GenerationParams, absolute
-from images.services.generations import WAIT_SLOTS, generation_create, generation_wait
+from images.services.generations import WAIT_SLOTS, generation_create, generation_get, generation_wait
 from images.storage import file_url, read_bytes
 from images.styles import STYLES, styled_prompt
 
@@ -34,6 +47,7 @@ _TYPES = {401: "authentication_error", 403: "permission_error", 404: "invalid_re
 _OPENAI_STYLES = ("vivid", "natural")
 # Failures that are about the request, not the service: 400, which the SDK does not retry.
 _CLIENT_ERRORS = {"content_policy", "provider_rejected", "invalid_style", "invalid_reference", "reference_url_required"}
+RETRY_COUNT_HEADER = "X-Stainless-Retry-Count"
 
 
 def openai_exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -125,21 +139,29 @@ class ImagesGenerationsView(OpenAIView):
             quality=data["quality"],
             metadata={"openai_user": data["user"]} if data["user"] else {},
         )
-        generation, _ = generation_create(
-            user=request.user,
-            params=generation_params,
-            idempotency_key=request.headers.get("Idempotency-Key"),
-            request_id=getattr(request._request, "request_id", ""),
-        )
+        idempotency_key = idempotency_key_header(request)
+        unanswered = None if idempotency_key else _unanswered_key(request, data)
         with WAIT_SLOTS as got_slot:
             if not got_slot:
                 raise ApiError(429, "too_many_waiting", "too many requests are waiting for images; retry shortly",
                                wait=2)  # fmt: skip
+            generation = _retried_generation(request, unanswered)
+            if generation is None:
+                generation, _ = generation_create(
+                    user=request.user,
+                    params=generation_params,
+                    idempotency_key=idempotency_key,
+                    request_id=getattr(request._request, "request_id", ""),
+                )
+                if unanswered:
+                    cache.set(unanswered, str(generation.pk), timeout=settings.OPENAI_COMPAT_TIMEOUT + 120)
             generation = generation_wait(
                 user=request.user, generation_id=generation.pk, seconds=settings.OPENAI_COMPAT_TIMEOUT
             )
         if generation.status == Generation.Status.FAILED:
             status = 400 if generation.error_code in _CLIENT_ERRORS else 500
+            if status == 400 and unanswered:
+                cache.delete(unanswered)  # answered for good: the SDK does not retry a 400
             raise ApiError(status, generation.error_code or "generation_failed", generation.error_message)
         if generation.status == Generation.Status.CANCELED:
             raise ApiError(409, "canceled", "the generation was canceled")
@@ -155,7 +177,29 @@ class ImagesGenerationsView(OpenAIView):
             else:
                 url = absolute(file_url(image.storage_key), {"request": request})
                 items.append({"url": url, "revised_prompt": revised})
+        if unanswered:
+            cache.delete(unanswered)
         return Response({"created": int(time.time()), "data": items})
+
+
+def _unanswered_key(request: Request, data: dict) -> str:
+    body = json.dumps(data, sort_keys=True, default=str)
+    digest = hashlib.sha256(f"{request.user.pk}:{body}".encode()).hexdigest()
+    return f"openai-unanswered:{digest}"
+
+
+def _retried_generation(request: Request, unanswered: str | None) -> Generation | None:
+    """The job an earlier attempt of this request created, when this is an SDK retry of it."""
+    count = request.headers.get(RETRY_COUNT_HEADER, "").strip()
+    if not unanswered or not (count.isascii() and count.isdigit() and int(count[:6]) > 0):
+        return None
+    generation_id = cache.get(unanswered)
+    if generation_id is None:
+        return None
+    try:
+        return generation_get(user=request.user, generation_id=generation_id)
+    except ApiError:  # deleted since
+        return None
 
 
 class ModelsView(OpenAIView):

@@ -26,8 +26,14 @@ def local_upload(request: HttpRequest, image_id: uuid.UUID) -> HttpResponse:
     if is_s3():
         return error_response(404, "not_found", "uploads go to the bucket: use the URL from /images/upload-url")
     key = Image.objects.filter(pk=image_id).values_list("storage_key", flat=True).first()
-    signed = key is not None and verify_upload_signature(
-        image_id=image_id, key=key, expires=request.GET.get("expires", ""), signature=request.GET.get("signature", "")
+    signature = request.GET.get("signature", "")
+    # hmac.compare_digest raises TypeError on non-ASCII text; no real signature has any.
+    signed = (
+        key is not None
+        and signature.isascii()
+        and verify_upload_signature(
+            image_id=image_id, key=key, expires=request.GET.get("expires", ""), signature=signature
+        )
     )
     if not signed:
         return error_response(403, "invalid_signature", "this upload URL is invalid or has expired")

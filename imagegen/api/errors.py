@@ -244,6 +244,17 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Http
     return defaults.page_not_found(request, exception)
 
 
+def request_too_large(request: HttpRequest, limit: int) -> HttpResponse:
+    """413 for a body over ``limit`` bytes (imagegen.body_limit), in the shape the path's clients read."""
+    message = f"The request body is over the limit of {limit} bytes."
+    if _is_api(request):
+        return error_response(413, "request_too_large", message)
+    if _is_openai(request):
+        return _openai_error(413, "request_too_large", message, "invalid_request_error")
+    page = f"<!doctype html><title>Request too large</title><h1>Request too large</h1><p>{message}</p>"
+    return HttpResponse(page, status=413)
+
+
 def handler500(request: HttpRequest) -> HttpResponse:
     # Django has already logged the exception (logger django.request, with the traceback).
     request_id = getattr(request, "request_id", None) or request_id_var.get() or "-"

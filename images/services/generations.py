@@ -228,13 +228,16 @@ class WaitSlots:
 
     def __init__(self, size: int) -> None:
         self._semaphore = threading.BoundedSemaphore(size)
+        # Per thread: one shared flag let a refused request's False hide a holder's True (a slot never released).
+        self._held = threading.local()
 
     def __enter__(self) -> bool:
-        self._acquired = self._semaphore.acquire(blocking=False)
-        return self._acquired
+        self._held.acquired = self._semaphore.acquire(blocking=False)
+        return self._held.acquired
 
     def __exit__(self, *exc: object) -> None:
-        if self._acquired:
+        if self._held.acquired:
+            self._held.acquired = False
             self._semaphore.release()
 
 

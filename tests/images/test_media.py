@@ -30,6 +30,12 @@ def test_a_tampered_signature_is_404(client, stored):
     assert client.get(f"/media/{stored}").status_code == 404
 
 
+def test_a_signature_with_non_ascii_characters_is_404(client, stored):
+    url = signed_local_url(stored)
+    response = client.get(url.split("signature=")[0] + "signature=%C3%A9" + "0" * 30)
+    assert response.status_code == 404
+
+
 def test_an_expired_url_is_404(client, stored):
     url = signed_local_url(stored, ttl=60, now=time.time() - 3600)
     assert client.get(url).status_code == 404

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import base64
 import io
+import json
+import threading
+import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import openai
 import pytest
@@ -13,7 +17,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
 from images.models import Generation
-from images.services.generations import generation_get
+from images.services.generations import WaitSlots, generation_get
 from images.services.pipeline import generation_run
 from tests.support.processes import celery_worker, child_env, web_server
 
@@ -118,3 +122,104 @@ def test_the_official_openai_client_works_unchanged_against_a_live_server(user, 
         assert caught.value.body["param"] == "size"
         with pytest.raises(openai.AuthenticationError):
             openai.OpenAI(api_key="igk_wrong", base_url=f"{base}/v1", max_retries=0).images.generate(prompt="x")
+
+
+@pytest.fixture
+def never_finishing(monkeypatch):
+    """The job stays queued: every wait ends at its timeout (no worker)."""
+    monkeypatch.setattr(
+        "images.openai_api.generation_wait",
+        lambda *, user, generation_id, seconds: generation_get(user=user, generation_id=generation_id),
+    )
+
+
+@pytest.mark.django_db
+def test_without_a_free_wait_slot_it_is_a_429_and_nothing_is_created(api, monkeypatch):
+    slots = WaitSlots(1)
+    monkeypatch.setattr("images.openai_api.WAIT_SLOTS", slots)
+    slots._semaphore.acquire()  # another request is waiting
+    response = api.post("/v1/images/generations", {"prompt": "a kite", "model": "fake-1"}, format="json")
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "too_many_waiting"
+    assert response["Retry-After"] == "2"
+    assert not Generation.objects.exists()
+
+
+def test_a_refused_request_does_not_keep_a_holders_slot_from_coming_back():
+    slots = WaitSlots(1)
+    holding, refused = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with slots as got:
+            assert got
+            holding.set()
+            refused.wait(5)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    holding.wait(5)
+    with slots as got:
+        assert not got
+    refused.set()
+    thread.join()
+    with slots as got:
+        assert got
+
+
+@pytest.mark.django_db
+def test_an_sdk_retry_waits_for_the_job_its_first_attempt_created(api, never_finishing):
+    body = {"prompt": "a slow kite", "model": "fake-1"}
+    first = api.post("/v1/images/generations", body, format="json")
+    assert first.status_code == 504
+    (generation,) = Generation.objects.all()
+    for count in ("1", "2"):
+        retry = api.post("/v1/images/generations", body, format="json", HTTP_X_STAINLESS_RETRY_COUNT=count)
+        assert retry.status_code == 504
+        assert str(generation.pk) in retry.json()["error"]["message"]
+    assert Generation.objects.count() == 1
+    # A new request (count 0) for the same prompt is a new job; so is a retry of a different body.
+    api.post("/v1/images/generations", body, format="json", HTTP_X_STAINLESS_RETRY_COUNT="0")
+    api.post("/v1/images/generations", {**body, "n": 2}, format="json", HTTP_X_STAINLESS_RETRY_COUNT="1")
+    assert Generation.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_once_answered_a_retried_body_is_a_new_request(api, run_inline, media_root):
+    body = {"prompt": "a kite", "size": "256x256", "model": "fake-1", "response_format": "b64_json"}
+    assert api.post("/v1/images/generations", body, format="json").status_code == 200
+    again = api.post("/v1/images/generations", body, format="json", HTTP_X_STAINLESS_RETRY_COUNT="1")
+    assert again.status_code == 200
+    assert Generation.objects.count() == 2
+
+
+def _post(base: str, key: str, prompt: str) -> tuple[int, str | None]:
+    body = json.dumps({"prompt": prompt, "model": "builtin-v1", "size": "256x256"}).encode()
+    req = urllib.request.Request(f"{base}/v1/images/generations", data=body, method="POST", headers={
+        "Authorization": f"Bearer {key}", "Content-Type": "application/json"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, None
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Retry-After")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_refused_and_retried_requests_create_no_extra_jobs_on_a_live_server(user, tmp_path):
+    _, key = api_key_create(user=user, name="sdk")
+    # One process with 3 wait slots, no worker: every admitted request waits 2 s and answers 504.
+    env = child_env(WEB_CONCURRENCY="1", MAX_WAITING_REQUESTS="3", OPENAI_COMPAT_TIMEOUT="2")
+    with web_server(tmp_path / "web.log", env=env) as base:
+        with ThreadPoolExecutor(10) as pool:
+            answers = list(pool.map(lambda i: _post(base, key, f"kite {i}"), range(10)))
+        assert sorted(code for code, _ in answers) == [429] * 7 + [504] * 3
+        assert all(retry_after == "2" for code, retry_after in answers if code == 429)
+        assert Generation.objects.count() == 3
+
+        # The real SDK retries a 504 twice by itself: still one job.
+        client = openai.OpenAI(api_key=key, base_url=f"{base}/v1", max_retries=2, timeout=30)
+        with pytest.raises(openai.APIStatusError) as caught:
+            client.images.generate(model="builtin-v1", prompt="a retried kite", size="256x256")
+        assert caught.value.status_code == 504
+        assert Generation.objects.filter(prompt="a retried kite").count() == 1
+    assert Generation.objects.count() == 4
