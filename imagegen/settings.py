@@ -103,6 +103,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so its process_exception sees a view's database outage first.
+    "imagegen.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "imagegen.urls"
