@@ -147,7 +147,8 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
     # commit: a crashed process loses nothing, a power cut the last commits.
     _database.setdefault("OPTIONS", {}).update(
         {
-            "timeout": 20,
+            # Seconds a write waits for another's lock; past it, "database is locked" (a 503, a retry).
+            "timeout": env_int("SQLITE_BUSY_TIMEOUT", 20, minimum=1),
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
