@@ -27,7 +27,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from images.models import Generation
 from images.services import pipeline
 from images.services.pipeline import generation_run
-from images.tasks import run_generation
+from images.tasks import deliver_webhook, run_generation, sweep_generations
 from tests.images.factories import GenerationFactory
 from tests.support.moto import aws_env, boto3_client, moto_server
 from tests.support.processes import celery_worker, child_env, database_url, web_server
@@ -101,6 +101,23 @@ def test_a_job_that_loses_the_database_mid_render_waits_for_it_and_succeeds_once
     assert len(files) == sum(len(image.storage_keys()) for image in generation.images.all())
     assert outage.refused > 1
     assert any(r.getMessage() == "database unavailable; the job waits for it" for r in caplog.records)
+
+
+def test_a_sweep_that_cannot_reach_the_database_is_skipped_until_the_next_tick(outage):
+    outage.down = True
+    assert sweep_generations() == {}
+    outage.down = False
+    assert sweep_generations() == {"requeued_lost": 0, "requeued_stale": 0, "failed_stale": 0}
+
+
+def test_a_webhook_that_cannot_reach_the_database_retries_the_same_attempt(user, outage, monkeypatch):
+    generation = GenerationFactory(user=user, webhook_url="https://hooks.example.com/x")
+    retried: list[dict] = []
+    monkeypatch.setattr(deliver_webhook, "retry", lambda **kwargs: retried.append(kwargs) or Retry())
+    outage.down = True
+    with pytest.raises(Retry):
+        deliver_webhook(str(generation.pk), "completed", "msg_1", 3)
+    assert len(retried) == 1 and "args" not in retried[0]  # the same message, attempt 3, later
 
 
 # --- End to end ---------------------------------------------------------------------
