@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from imagegen.database import is_database_unavailable
 from imagegen.logging import new_request_id, request_id_var
 from imagegen.metrics import observe_request
 
@@ -41,3 +42,26 @@ class RequestIdMiddleware:
             return response
         finally:
             request_id_var.reset(token)
+
+
+class DatabaseUnavailableMiddleware:
+    """Answer 503 (``imagegen.api.errors.service_unavailable``) when a view outside DRF finds the database down.
+
+    DRF views get the same answer from the API's exception handler; errors raised
+    in other middleware (sessions) from ``handler500``. Handled here, an outage is
+    a logged warning, not an error with a traceback, and DEBUG serves the same 503.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from imagegen.api.errors import service_unavailable
+
+        if not is_database_unavailable(exception):
+            return None
+        logger.warning("database unavailable", extra={"path": request.path, "error": str(exception)[:300]})
+        return service_unavailable(request)

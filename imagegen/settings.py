@@ -103,9 +103,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: an oversized body is refused before anything (CSRF, forms, uploads) reads it.
-    "imagegen.body_limit.BodyLimitMiddleware",
     "imagegen.middleware.RequestIdMiddleware",
+    # Before anything (CSRF, forms, uploads) reads the body: an oversized one is refused unread.
+    # After the request id, so the 413 is logged and carries X-Request-ID like any answer.
+    "imagegen.body_limit.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "imagegen.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -116,6 +117,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so its process_exception sees a view's database outage first.
+    "imagegen.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "imagegen.urls"
@@ -158,7 +161,8 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
     # commit: a crashed process loses nothing, a power cut the last commits.
     _database.setdefault("OPTIONS", {}).update(
         {
-            "timeout": 20,
+            # Seconds a write waits for another's lock; past it, "database is locked" (a 503, a retry).
+            "timeout": env_int("SQLITE_BUSY_TIMEOUT", 20, minimum=1),
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }

@@ -2,20 +2,50 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+import logging
+
+from celery import Task, shared_task
 from django.conf import settings
 
+from imagegen.database import DATABASE_ERRORS, is_database_unavailable, outage_backoff, reset_connections
 from images.services.pipeline import generation_run
 from images.services.publishing import generation_publish
 
+logger = logging.getLogger(__name__)
+
+# Retries (about 10 s apart once backed off) of a task that cannot reach the database.
+# Past them a generation is still safe: the sweeper re-sends jobs left queued.
+DATABASE_RETRIES = 60
+
+
+def retry_after_outage(task: Task, exc: Exception) -> Exception:
+    """``raise retry_after_outage(self, exc)``: a database outage is retried later on a new connection.
+
+    The message is acknowledged only once its retry is published; the outage
+    is not one of the job's attempts. Anything else is raised as it was.
+    """
+    if not is_database_unavailable(exc) or task.request.retries >= DATABASE_RETRIES:
+        return exc
+    reset_connections()
+    countdown = outage_backoff(task.request.retries)
+    logger.warning(
+        "database unavailable; task retried",
+        extra={"task": task.name, "retry": task.request.retries, "countdown": round(countdown, 1), "error": str(exc)},
+    )
+    return task.retry(exc=exc, countdown=countdown, max_retries=DATABASE_RETRIES)
+
 
 @shared_task(
+    bind=True,
     name="images.run_generation",
     soft_time_limit=settings.GENERATION_TIME_LIMIT,
     time_limit=settings.GENERATION_TIME_LIMIT + 30,
 )
-def run_generation(generation_id: str) -> str:
-    outcome = generation_run(generation_id=generation_id)
+def run_generation(self: Task, generation_id: str) -> str:
+    try:
+        outcome = generation_run(generation_id=generation_id)
+    except DATABASE_ERRORS as exc:
+        raise retry_after_outage(self, exc) from exc
     if outcome.retry_in is not None:
         # A new message, due later; this one is acknowledged. If the broker does
         # not take it, the job is owed a message and re-sent (publishing.py).
@@ -48,14 +78,27 @@ def process_image(self, image_id: str) -> str:
 def sweep_generations() -> dict[str, int]:
     from images.services.sweeper import generations_sweep
 
-    return generations_sweep()
+    try:
+        return generations_sweep()
+    except DATABASE_ERRORS as exc:
+        if not is_database_unavailable(exc):
+            raise
+        # Beat runs the next sweep on schedule; every step of one is a conditional update.
+        reset_connections()
+        logger.warning("database unavailable; sweep skipped", extra={"error": str(exc)})
+        return {}
 
 
-@shared_task(name="images.deliver_webhook")
-def deliver_webhook(generation_id: str, event: str, webhook_id: str, attempt: int) -> None:
+@shared_task(bind=True, name="images.deliver_webhook")
+def deliver_webhook(self: Task, generation_id: str, event: str, webhook_id: str, attempt: int) -> None:
     from images.webhooks import deliver
 
-    retry_in = deliver(generation_id=generation_id, event=event, webhook_id=webhook_id, attempt=attempt)
+    try:
+        retry_in = deliver(generation_id=generation_id, event=event, webhook_id=webhook_id, attempt=attempt)
+    except DATABASE_ERRORS as exc:
+        # The same attempt again: an outage is not the receiver's failure. If the POST
+        # went out before the outage, it is sent again with the same webhook-id (receivers dedupe).
+        raise retry_after_outage(self, exc) from exc
     if retry_in is not None:
         deliver_webhook.apply_async(args=[generation_id, event, webhook_id, attempt + 1], countdown=retry_in)
 

@@ -7,7 +7,8 @@ Every error under ``/api/`` has this body::
 
 ``exception_handler`` is DRF's ``EXCEPTION_HANDLER``; ``handler400/403/404/500``
 are Django's error views, answering JSON for ``/api/`` (and OpenAI's shape for
-``/v1/``) and Django's own pages elsewhere. Views and services raise
+``/v1/``) and Django's own pages elsewhere. An unreachable database is a 503
+``service_unavailable`` with ``Retry-After`` everywhere, not a 500. Views and services raise
 ``ApiError(status, code, message, field=None)`` for errors of their own.
 """
 
@@ -15,23 +16,28 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
 from django.views import defaults
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from imagegen.database import RETRY_AFTER_SECONDS, is_database_unavailable
 from imagegen.logging import request_id_var
 
 logger = logging.getLogger("imagegen.api")
 
 API_PREFIX = "/api/"
 OPENAI_PREFIX = "/v1/"
+# While the database is unreachable (imagegen/database.py): code and message of the 503.
+UNAVAILABLE = ("service_unavailable", "The service is temporarily unavailable; try again in a few seconds.")
 
 
 class ApiError(exceptions.APIException):
@@ -98,7 +104,11 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     # in settings, and those import this module.
     from rest_framework.views import set_rollback
 
-    if isinstance(exc, Http404):
+    if is_database_unavailable(exc):
+        # Authentication, throttles and views all query the database: one outage, one answer.
+        logger.warning("database unavailable", extra={"error": str(exc)[:300]})
+        exc = ApiError(503, *UNAVAILABLE, wait=RETRY_AFTER_SECONDS)
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
@@ -206,6 +216,20 @@ class ErrorSerializer(serializers.Serializer):
 # --- Django's error views (urls.py: handler400/403/404/500) ------------------------
 
 
+def service_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 with ``Retry-After`` while the database is unreachable: the API's JSON, OpenAI's shape, or a plain page."""
+    headers = {"Retry-After": retry_after(RETRY_AFTER_SECONDS)}
+    if _is_api(request):
+        return error_response(503, *UNAVAILABLE, headers=headers)
+    if _is_openai(request):
+        response = _openai_error(503, UNAVAILABLE[0], UNAVAILABLE[1], "server_error")
+    else:
+        # No request context: the page must not touch the session or the user, which live in the database.
+        response = HttpResponse(loader.render_to_string("503.html"), status=503)
+    response["Retry-After"] = headers["Retry-After"]
+    return response
+
+
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
 
@@ -256,6 +280,10 @@ def request_too_large(request: HttpRequest, limit: int) -> HttpResponse:
 
 
 def handler500(request: HttpRequest) -> HttpResponse:
+    # Errors raised in a middleware (a session saved on the way out) arrive only here.
+    exc = sys.exc_info()[1]
+    if exc is not None and is_database_unavailable(exc):
+        return service_unavailable(request)
     # Django has already logged the exception (logger django.request, with the traceback).
     request_id = getattr(request, "request_id", None) or request_id_var.get() or "-"
     message = f"Internal server error; quote request id {request_id} when reporting it."

@@ -5,6 +5,12 @@ arrives twice, late, or after its worker died. ``attempts`` doubles as the
 ownership token: a worker only writes while the row is ``running`` with the
 attempt number it claimed, so a worker that lost the job (cancelled, or taken
 over after its heartbeat stopped) can no longer change it.
+
+A database outage is waited out, never counted as a failed attempt: before the
+claim the task retries later (images/tasks.py); once the job is claimed,
+progress writes and cancellation checks are skipped, the heartbeat keeps
+trying, and the reads and writes the job needs are retried in place on a new
+connection.
 """
 
 from __future__ import annotations
@@ -14,14 +20,17 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from imagegen.database import DATABASE_ERRORS, is_database_unavailable, outage_backoff, reset_connections
 from images.failures import plain_message, reference_fetch_message, user_message
 from images.models import Generation, Image
 from images.providers import get_provider
@@ -36,6 +45,10 @@ RUNNING = Generation.Status.RUNNING
 QUEUED = Generation.Status.QUEUED
 # Share of the progress bar the provider's own steps fill; storing fills the rest.
 RENDER_SHARE = 85
+# Of the job's time limit, how long a claimed job waits for the database before giving up.
+DATABASE_WAIT_SHARE = 0.9
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,37 @@ def _owned(generation: Generation, attempt: int):
     return Generation.objects.filter(pk=generation.pk, status=RUNNING, attempts=attempt)
 
 
+def _outage(exc: Exception) -> bool:
+    """True (with a fresh connection for the next query) if ``exc`` is a database outage."""
+    if not is_database_unavailable(exc):
+        return False
+    reset_connections()
+    return True
+
+
+def _until_the_database_answers(step: Callable[[], T], *, deadline: float, generation: Generation) -> T:
+    """Run ``step`` (a read or a conditional write of the claimed job), waiting out a database outage.
+
+    Every step is safe to repeat: writes are conditional on the attempt, and the
+    final commit recognises its own earlier success. Past ``deadline``
+    (``time.monotonic()``) the outage error is raised.
+    """
+    retry = 0
+    while True:
+        try:
+            return step()
+        except DATABASE_ERRORS as exc:
+            if not _outage(exc) or time.monotonic() >= deadline:
+                raise
+            delay = min(outage_backoff(retry), max(0.0, deadline - time.monotonic()))
+            logger.warning(
+                "database unavailable; the job waits for it",
+                extra={"generation": str(generation.pk), "retry": retry, "error": str(exc)[:300]},
+            )
+            retry += 1
+            time.sleep(delay)
+
+
 class JobTracker:
     """Progress writes (at a bounded rate), cancellation checks and a heartbeat thread for one attempt."""
 
@@ -103,10 +147,19 @@ class JobTracker:
 
     def _beat(self) -> None:
         interval = max(0.2, settings.GENERATION_HEARTBEAT_TIMEOUT / 4)
+        wait = interval
         try:
-            while not self._stop.wait(interval):
-                if not _owned(self.generation, self.attempt).update(heartbeat_at=timezone.now()):
-                    self.lost = True
+            while not self._stop.wait(wait):
+                try:
+                    if not _owned(self.generation, self.attempt).update(heartbeat_at=timezone.now()):
+                        self.lost = True
+                    wait = interval
+                except DATABASE_ERRORS as exc:
+                    if not _outage(exc):
+                        raise
+                    # Beat again soon: once the database is back, the heartbeat must land
+                    # before a sweeper finds it stale and hands the job to another worker.
+                    wait = min(1.0, interval)
         finally:
             connection.close()
 
@@ -117,14 +170,24 @@ class JobTracker:
         if now - self._last_write < settings.GENERATION_PROGRESS_INTERVAL and value < 100:
             return
         self._last_write = now
-        if not _owned(self.generation, self.attempt).update(progress=value, heartbeat_at=timezone.now()):
-            self.lost = True
+        try:
+            if not _owned(self.generation, self.attempt).update(progress=value, heartbeat_at=timezone.now()):
+                self.lost = True
+        except DATABASE_ERRORS as exc:
+            if not _outage(exc):
+                raise
+            # Progress is only shown to the user: the render goes on without it.
 
     def should_cancel(self) -> bool:
         now = time.monotonic()
         if not self.lost and now - self._last_check >= settings.GENERATION_PROGRESS_INTERVAL:
             self._last_check = now
-            self.lost = not _owned(self.generation, self.attempt).exists()
+            try:
+                self.lost = not _owned(self.generation, self.attempt).exists()
+            except DATABASE_ERRORS as exc:
+                if not _outage(exc):
+                    raise
+                # Unknown while the database is away; the final commit checks ownership again.
         return self.lost
 
 
@@ -198,7 +261,10 @@ def _finish_succeeded(generation: Generation, attempt: int, results: list[tuple[
     with transaction.atomic():
         locked = _owned(generation, attempt).select_for_update().first()
         if locked is None:
-            return False
+            # An earlier try whose commit went through while its connection dropped: ours, done.
+            return Generation.objects.filter(
+                pk=generation.pk, status=Generation.Status.SUCCEEDED, attempts=attempt
+            ).exists()
         for index, (image_id, derived) in enumerate(results):
             Image.objects.create(
                 id=image_id,
@@ -263,6 +329,18 @@ def _discard(stored: list[str]) -> None:
         logger.warning("could not delete a failed attempt's files", extra={"keys": stored[:8]}, exc_info=True)
 
 
+def _crashed(
+    generation: Generation, attempt: int, exc: Exception, stored: list[str], waiting: Callable[[Callable[[], T]], T]
+) -> RunOutcome:
+    _discard(stored)
+    logger.exception("generation attempt crashed", extra=_log_extra(generation, attempt, code="internal_error"))
+    message = plain_message("internal_error")
+    if attempt >= settings.GENERATION_MAX_ATTEMPTS:
+        waiting(lambda: _finish_failed(generation, attempt, "internal_error", message))
+        return RunOutcome(Generation.Status.FAILED)
+    return waiting(lambda: _requeue(generation, attempt, "internal_error", message))
+
+
 def generation_run(*, generation_id: str) -> RunOutcome:
     """Run one attempt of a generation. Safe to call for any message, any number of times."""
     generation, outcome = _claim(generation_id)
@@ -274,6 +352,11 @@ def generation_run(*, generation_id: str) -> RunOutcome:
         queue_webhook(generation=generation, event="started")
     stored: list[str] = []
     started = time.monotonic()
+    deadline = started + settings.GENERATION_TIME_LIMIT * DATABASE_WAIT_SHARE
+
+    def waiting(step: Callable[[], T]) -> T:
+        return _until_the_database_answers(step, deadline=deadline, generation=generation)
+
     try:
         with JobTracker(generation, attempt) as tracker:
             provider = get_provider(generation.provider)
@@ -288,13 +371,13 @@ def generation_run(*, generation_id: str) -> RunOutcome:
                 model=generation.model,
                 quality=generation.quality,
                 strength=generation.strength,
-                references=_references(generation),
+                references=waiting(lambda: _references(generation)),
             )
             outputs = provider.generate(request, on_progress=tracker.progress, should_cancel=tracker.should_cancel)
             if not outputs:
                 raise ProviderError("the provider returned no images", code="empty_response")
             results = _store_outputs(generation, outputs[: generation.n], tracker, stored)
-            if not _finish_succeeded(generation, attempt, results):
+            if not waiting(lambda: _finish_succeeded(generation, attempt, results)):
                 raise GenerationCanceled()
     except GenerationCanceled:
         _discard(stored)
@@ -304,7 +387,7 @@ def generation_run(*, generation_id: str) -> RunOutcome:
         _discard(stored)
         logger.warning("generation timed out", extra=_log_extra(generation, attempt, code="timeout"))
         message = f"The job ran past its time limit of {settings.GENERATION_TIME_LIMIT} s."
-        _finish_failed(generation, attempt, "timeout", message)
+        waiting(lambda: _finish_failed(generation, attempt, "timeout", message))
         return RunOutcome(Generation.Status.FAILED)
     except ProviderError as exc:
         _discard(stored)
@@ -312,20 +395,23 @@ def generation_run(*, generation_id: str) -> RunOutcome:
         log_extra = _log_extra(generation, attempt, code=exc.code, error=exc.message)
         if exc.__cause__ is not None:
             log_extra["cause"] = repr(exc.__cause__)[:2000]
-        shown = exc.user_message or user_message(exc.code, exc.message)
+        code, shown = exc.code, exc.user_message or user_message(exc.code, exc.message)
         if exc.permanent or attempt >= settings.GENERATION_MAX_ATTEMPTS:
             logger.warning("generation failed", extra=log_extra)
-            _finish_failed(generation, attempt, exc.code, shown)
+            waiting(lambda: _finish_failed(generation, attempt, code, shown))
             return RunOutcome(Generation.Status.FAILED)
         logger.warning("generation attempt failed; will retry", extra=log_extra)
-        return _requeue(generation, attempt, exc.code, shown)
-    except (IntegrityError, Exception):  # a bug or an outage (storage, database): retry, then fail
+        return waiting(lambda: _requeue(generation, attempt, code, shown))
+    except DATABASE_ERRORS as exc:
+        if not is_database_unavailable(exc):
+            return _crashed(generation, attempt, exc, stored, waiting)
+        # Waited past the deadline. The job stays running with this attempt; once the
+        # database is back its stale heartbeat lets the next message or the sweeper take it over.
         _discard(stored)
-        logger.exception("generation attempt crashed", extra=_log_extra(generation, attempt, code="internal_error"))
-        if attempt >= settings.GENERATION_MAX_ATTEMPTS:
-            _finish_failed(generation, attempt, "internal_error", plain_message("internal_error"))
-            return RunOutcome(Generation.Status.FAILED)
-        return _requeue(generation, attempt, "internal_error", plain_message("internal_error"))
+        logger.warning("generation gave up waiting for the database", extra={"generation": str(generation.pk)})
+        raise
+    except (IntegrityError, Exception) as exc:  # a bug or an outage (storage): retry, then fail
+        return _crashed(generation, attempt, exc, stored, waiting)
     logger.info(
         "generation succeeded",
         extra={"generation": str(generation.pk), "attempt": attempt, "seconds": round(time.monotonic() - started, 3)},
