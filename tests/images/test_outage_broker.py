@@ -6,7 +6,9 @@ POST answers 202 with its job (never a 500 for a committed row), /readyz
 names the broker and the storage, and the worker lives on (or, killed, is
 restarted as `restart: unless-stopped` would). After it, every accepted job
 succeeds, once, within 60 s. The first test is the in-process piece the drill
-found: a job whose storage is unreachable must still be requeued.
+found: a job whose storage is unreachable must still be requeued. The last
+does the same on the embedded broker, its SQLite file locked by another
+writer.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def submit_through_outage(base: str, token: str, proxy: TcpProxy, during) -> lis
     return accepted
 
 
-def assert_all_succeed_once(accepted: list[str], logs: list[Path]) -> None:
+def assert_all_succeed_once(accepted: list[str], logs: list[Path], *, minimum: int = 1 + OUTAGE_SECONDS // 3) -> None:
     deadline = time.monotonic() + CATCH_UP_SECONDS
     while time.monotonic() < deadline:
         if Generation.objects.filter(pk__in=accepted, status="succeeded").count() == len(accepted):
@@ -112,7 +114,7 @@ def assert_all_succeed_once(accepted: list[str], logs: list[Path]) -> None:
     states = dict(Generation.objects.filter(pk__in=accepted).values_list("pk", "status"))
     tail = "\n".join(log.read_text(errors="replace")[-3000:] for log in logs if log.exists())
     assert all(status == "succeeded" for status in states.values()), (states, tail)
-    assert len(states) == len(accepted) and len(accepted) >= 1 + OUTAGE_SECONDS // 3
+    assert len(states) == len(accepted) and len(accepted) >= minimum
     for pk in accepted:
         assert Image.objects.filter(generation_id=pk).count() == 1  # once: one image for n=1
 
@@ -165,3 +167,37 @@ def test_jobs_submitted_through_an_outage_run_once_when_the_worker_was_killed_du
         with worker(tmp_path, env, "second") as second:
             wait_for_text(tmp_path / "second.log", "ready.", second)
             assert_all_succeed_once(accepted, [tmp_path / "first.log", tmp_path / "second.log", tmp_path / "web.log"])
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_locked_embedded_broker_answers_202_keeps_the_worker_alive_and_loses_no_job(user, tmp_path):
+    import sqlite3
+
+    broker = tmp_path / "broker.sqlite3"
+    env = child_env(IMAGEGEN_VAR_DIR=str(tmp_path), CELERY_BROKER_URL=f"sqla+sqlite:///{broker}",
+                    PUBLISH_RETRY_INTERVAL="2")  # fmt: skip
+    token = str(RefreshToken.for_user(user).access_token)
+    logs = [tmp_path / "worker.log", tmp_path / "web.log"]
+    with worker(tmp_path, env, "worker") as proc, web_server(logs[1], env=env) as base:
+        status, body = submit(base, token, 0)
+        assert status == 202, body
+        accepted = [body["id"]]
+        assert_all_succeed_once(accepted[:1], logs, minimum=1)  # the broker file exists and works
+
+        holder = sqlite3.connect(broker, timeout=30, isolation_level=None)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")  # every writer, publisher or consumer, now waits and fails
+            ends = time.monotonic() + OUTAGE_SECONDS
+            n = 1
+            while time.monotonic() < ends:
+                status, body = submit(base, token, n)
+                assert status == 202, body  # committed, owed a message: never a 500
+                accepted.append(body["id"])
+                n += 1
+            assert proc.poll() is None, logs[0].read_text()[-3000:]
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert_all_succeed_once(accepted, logs, minimum=2)
+        assert proc.poll() is None
