@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from images.models import Generation
 from images.services.publishing import generation_publish_on_commit, owed_fields
+from images.webhooks import queue_webhook
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ def generations_sweep() -> dict[str, int]:
                     error_code="worker_lost",
                     error_message="the worker running this job stopped answering",
                 ):
+                    # The same "failed" event a worker sends when a job fails, after the commit.
+                    queue_webhook(generation=Generation.objects.get(pk=pk), event="failed")
                     counts["failed_stale"] += 1
             elif stale.update(status=Generation.Status.QUEUED, progress=0, enqueued_at=now, **owed_fields()):
                 generation_publish_on_commit(generation_id=str(pk))

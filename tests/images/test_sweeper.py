@@ -65,3 +65,26 @@ def test_it_fails_a_stale_job_that_used_all_its_attempts(settings, sent):
     stale.refresh_from_db()
     assert stale.status == Generation.Status.FAILED and stale.error_code == "worker_lost"
     assert sent == []
+
+
+def test_a_stale_job_it_fails_sends_its_failed_webhook(settings, sent, monkeypatch, django_capture_on_commit_callbacks):
+    deliveries: list[tuple] = []
+    monkeypatch.setattr("images.tasks.deliver_webhook.delay", lambda *args: deliveries.append(args))
+    stale = GenerationFactory(
+        status="running",
+        attempts=settings.GENERATION_MAX_ATTEMPTS,
+        heartbeat_at=ago(settings.GENERATION_HEARTBEAT_TIMEOUT + 5),
+        webhook_url="https://hooks.example.com/imagegen",
+        webhook_events=["completed", "failed"],
+    )
+    quiet = GenerationFactory(
+        status="running",
+        attempts=settings.GENERATION_MAX_ATTEMPTS,
+        heartbeat_at=ago(settings.GENERATION_HEARTBEAT_TIMEOUT + 5),
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert generations_sweep()["failed_stale"] == 2
+
+    assert [(generation_id, event) for generation_id, event, _, _ in deliveries] == [(str(stale.pk), "failed")]
+    assert str(quiet.pk) not in {args[0] for args in deliveries}
