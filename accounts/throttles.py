@@ -104,7 +104,7 @@ def account_ident(email: object) -> str | None:
     """The key an attempt on the account ``email`` is counted under (None when no email was given)."""
     if not isinstance(email, str) or not email.strip():
         return None
-    return email.strip().lower()[:150]
+    return email.strip().lower()
 
 
 class AccountRateThrottle(SlidingWindowThrottle):

@@ -20,6 +20,7 @@ stores, chosen by ``THROTTLE_STORE``:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass
@@ -104,10 +105,18 @@ def counter_store() -> CounterStore:
     return _store(settings.THROTTLE_STORE, settings.REDIS_URL)
 
 
+def _storable(ident: str) -> str:
+    # Idents come from request data (an email, a forwarded address): one with control
+    # characters (PostgreSQL text refuses NUL) or of any length is counted under its digest.
+    if ident.isprintable() and len(ident) <= 150:
+        return ident
+    return "sha:" + hashlib.blake2b(ident.encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
+
+
 def rate_hit(ident: str, *, limit: int, window: int, now: float | None = None) -> Decision:
     """Count one request of ``ident`` against ``limit`` per ``window`` seconds."""
     now_ms = int((time.time() if now is None else now) * 1000)
-    count, remaining_ms = counter_store().hit(ident, window_ms=window * 1000, now_ms=now_ms)
+    count, remaining_ms = counter_store().hit(_storable(ident), window_ms=window * 1000, now_ms=now_ms)
     if count <= limit:
         return Decision(allowed=True, wait=None)
     return Decision(allowed=False, wait=max(1, math.ceil(remaining_ms / 1000)))

@@ -25,6 +25,14 @@ def _clear_rate_counts(request: pytest.FixtureRequest) -> None:
         cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_readiness_checks() -> None:
+    """/readyz keeps its checks' results for a few seconds per process: a test's outage must not leak."""
+    from imagegen import health
+
+    health.clear_cache()
+
+
 @pytest.fixture
 def user(db):
     return UserFactory()

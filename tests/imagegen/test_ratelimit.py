@@ -215,3 +215,13 @@ def test_processes_sharing_one_database_never_pass_more_than_the_limit():
 
     assert allowed == 25
     assert RateCounter.objects.get(ident="t:processes").count == 80
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ident", ["account:900:a\x00b@example.com", "account:900:" + "x" * 500, "anon:900:\n"])
+def test_an_ident_the_database_could_not_store_is_counted_under_its_digest(ident):
+    decisions = [rate_hit(ident, limit=1, window=900, now=1000.0) for _ in range(2)]
+
+    assert [d.allowed for d in decisions] == [True, False]
+    stored = RateCounter.objects.get().ident
+    assert stored.startswith("sha:") and stored.isprintable() and len(stored) < 100

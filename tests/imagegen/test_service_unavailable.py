@@ -82,12 +82,15 @@ def test_a_page_is_a_plain_temporarily_unavailable_page(client):
     assert b"Temporarily unavailable" in response.content
 
 
-def test_healthz_stays_200_and_readyz_says_503(client):
+def test_healthz_stays_200_and_readyz_says_503(client, settings):
+    settings.METRICS_TOKEN = "ops-token"
     with database_down():
         assert client.get("/healthz").status_code == 200
-        ready = client.get("/readyz")
-    assert ready.status_code == 503
-    assert ready.json()["failed"] == ["database"]
+        anonymous = client.get("/readyz")
+        detailed = client.get("/readyz", HTTP_AUTHORIZATION="Bearer ops-token")
+    assert anonymous.status_code == detailed.status_code == 503
+    assert anonymous.json() == {"status": "failing"}
+    assert detailed.json()["failed"] == ["database"]
 
 
 def touch_session(request: HttpRequest) -> HttpResponse:
