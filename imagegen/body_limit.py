@@ -31,11 +31,17 @@ FORM_OVERHEAD = 64 * 1024
 _CHUNK = 64 * 1024
 
 
-def request_body_limit() -> int:
-    """The largest body any endpoint takes: a full multipart upload, or Django's limit for other bodies."""
+# The paths that take several files in one body; every other path takes at most one file.
+MULTI_FILE_PATHS = frozenset({"/api/v1/images", "/upload"})
+
+
+def request_body_limit(path: str = "") -> int:
+    """The largest body ``path`` takes: a full multipart upload where several files are taken,
+    one file (a reference image, a direct upload's PUT) or Django's limit for form data elsewhere."""
     from images.services.uploads import MAX_FILES
 
-    return max(MAX_FILES * settings.MAX_UPLOAD_BYTES + FORM_OVERHEAD, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    files = MAX_FILES if path.rstrip("/") in MULTI_FILE_PATHS else 1
+    return max(files * settings.MAX_UPLOAD_BYTES + FORM_OVERHEAD, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
 
 
 class BodyLimitMiddleware:
@@ -43,7 +49,7 @@ class BodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit = request_body_limit()
+        limit = request_body_limit(request.path_info)
         declared = request.META.get("CONTENT_LENGTH")
         if declared:
             try:
