@@ -35,10 +35,13 @@ def iso_datetime(value: object) -> str | None:
 def absolute(url: str, context: dict) -> str:
     """Local media URLs are relative: make them absolute from the request, or PUBLIC_BASE_URL outside one."""
     if url.startswith("/"):
-        request = context.get("request")
-        if request is not None:
-            return request.build_absolute_uri(url)
-        return f"{settings.PUBLIC_BASE_URL}{url}"
+        base = context.get("_absolute_base")
+        if base is None:
+            # Once per answer, not once per URL: a page of 50 images carries 250 of them.
+            request = context.get("request")
+            base = request.build_absolute_uri("/")[:-1] if request is not None else settings.PUBLIC_BASE_URL
+            context["_absolute_base"] = base
+        return f"{base}{url}"
     return url
 
 

@@ -17,9 +17,11 @@ still point there until ``manage.py storage_relayout`` has moved them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
+import re
 import secrets
 import time
 from urllib.parse import quote, urlencode
@@ -32,6 +34,8 @@ from django.utils.crypto import salted_hmac
 # Signed local URLs expire on these boundaries, so a URL stays the same for a
 # while and browsers can cache the image.
 _URL_BUCKET_SECONDS = 300
+# What quote() leaves as it is (its default safe "/" included).
+_URL_SAFE_KEY = re.compile(r"[A-Za-z0-9_.~/-]*")
 
 # Direct uploads land under here, one random key per attempt (see images/services/uploads.py).
 UPLOAD_STAGING_PREFIX = "uploads/"
@@ -139,9 +143,16 @@ def delete_keys(keys: list[str]) -> None:
 
 
 def _local_signature(key: str, expires: int, attachment: str = "") -> str:
-    # The attachment name is signed too, so a link cannot be edited to save a file under another name.
+    return _signature(settings.SECRET_KEY, key, expires, attachment)
+
+
+@functools.lru_cache(maxsize=32768)
+def _signature(secret: str, key: str, expires: int, attachment: str) -> str:
+    # Cached: a URL is the same for a whole period (url_epoch), and a gallery asks for the
+    # same hundreds of them again and again. The attachment name is signed too, so a
+    # link cannot be edited to save a file under another name.
     message = f"{key}:{expires}:{attachment}" if attachment else f"{key}:{expires}"
-    return hmac.new(settings.SECRET_KEY.encode(), message.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def url_epoch(*, ttl: int | None = None, now: float | None = None) -> int:
@@ -158,10 +169,14 @@ def url_epoch(*, ttl: int | None = None, now: float | None = None) -> int:
 def signed_local_url(key: str, *, ttl: int | None = None, now: float | None = None, attachment: str = "") -> str:
     """A relative URL of our media view for ``key``; with ``attachment`` the file downloads under that name."""
     expires = url_epoch(ttl=ttl, now=now) * _URL_BUCKET_SECONDS
-    params: dict[str, object] = {"expires": expires, "signature": _local_signature(key, expires, attachment)}
+    signature = _local_signature(key, expires, attachment)
+    # A list page signs hundreds of these: keys we make need no quoting, and the query is
+    # two safe values, so the general-purpose quoting is skipped unless a value needs it.
+    path = key if _URL_SAFE_KEY.fullmatch(key) else quote(key)
+    query = f"expires={expires}&signature={signature}"
     if attachment:
-        params["attachment"] = attachment
-    return f"{settings.MEDIA_URL}{quote(key)}?{urlencode(params)}"
+        query += "&" + urlencode({"attachment": attachment})
+    return f"{settings.MEDIA_URL}{path}?{query}"
 
 
 def verify_local_signature(
