@@ -65,8 +65,12 @@ def daily_limit_for_tier(tier: str) -> int | None:
     A tier no longer in ``TIER_QUOTAS`` (removed from the configuration while
     users still carry it) gets the default tier's limit rather than none.
     """
-    quotas = settings.TIER_QUOTAS
-    limit = quotas.get(tier, quotas.get(settings.DEFAULT_TIER, 0))
+    return _tier_limit(settings.TIER_QUOTAS, tier)
+
+
+def _tier_limit(limits: dict[str, int], tier: str) -> int | None:
+    # A tier missing from the map gets the default tier's limit, or else the first (lowest) tier's, not no limit.
+    limit = limits.get(tier, limits.get(settings.DEFAULT_TIER, next(iter(limits.values()), 0)))
     return limit or None
 
 
@@ -121,12 +125,6 @@ class StorageQuotaExceeded(ApiError):
             f"limit of {limit} bytes; delete some images first."
         )
         super().__init__(413, "storage_quota_exceeded", message, field=field)
-
-
-def _tier_limit(limits: dict[str, int], tier: str) -> int | None:
-    # A tier missing from the map gets the default tier's limit, or else the first (lowest) tier's, not no limit.
-    limit = limits.get(tier, limits.get(settings.DEFAULT_TIER, next(iter(limits.values()), 0)))
-    return limit or None
 
 
 def upload_limit_for_tier(tier: str) -> int | None:

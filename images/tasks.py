@@ -9,7 +9,7 @@ from django.conf import settings
 
 from imagegen.database import DATABASE_ERRORS, is_database_unavailable, outage_backoff, reset_connections
 from images.services.pipeline import generation_run
-from images.services.publishing import generation_publish
+from images.services.publishing import generation_publish, generations_publish_owed
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +55,6 @@ def run_generation(self: Task, generation_id: str) -> str:
 
 @shared_task(name="images.publish_owed_generations")
 def publish_owed_generations() -> dict[str, int]:
-    from images.services.publishing import generations_publish_owed
-
     return generations_publish_owed()
 
 

@@ -15,12 +15,13 @@ connection.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
@@ -102,6 +103,16 @@ def _outage(exc: Exception) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _passing_over_outages() -> Iterator[None]:
+    """Let a database outage pass (with a fresh connection next time); anything else is raised."""
+    try:
+        yield
+    except DATABASE_ERRORS as exc:
+        if not _outage(exc):
+            raise
+
+
 def _until_the_database_answers(step: Callable[[], T], *, deadline: float, generation: Generation) -> T:
     """Run ``step`` (a read or a conditional write of the claimed job), waiting out a database outage.
 
@@ -170,24 +181,18 @@ class JobTracker:
         if now - self._last_write < settings.GENERATION_PROGRESS_INTERVAL and value < 100:
             return
         self._last_write = now
-        try:
+        # Progress is only shown to the user: during an outage the render goes on without it.
+        with _passing_over_outages():
             if not _owned(self.generation, self.attempt).update(progress=value, heartbeat_at=timezone.now()):
                 self.lost = True
-        except DATABASE_ERRORS as exc:
-            if not _outage(exc):
-                raise
-            # Progress is only shown to the user: the render goes on without it.
 
     def should_cancel(self) -> bool:
         now = time.monotonic()
         if not self.lost and now - self._last_check >= settings.GENERATION_PROGRESS_INTERVAL:
             self._last_check = now
-            try:
+            # Unknown while the database is away; the final commit checks ownership again.
+            with _passing_over_outages():
                 self.lost = not _owned(self.generation, self.attempt).exists()
-            except DATABASE_ERRORS as exc:
-                if not _outage(exc):
-                    raise
-                # Unknown while the database is away; the final commit checks ownership again.
         return self.lost
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import time
 import urllib.request
 
@@ -12,6 +11,7 @@ from PIL import Image as PILImage
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from images.storage import image_key
+from tests.support.http import call
 from tests.support.moto import aws_env, boto3_client, moto_server
 from tests.support.processes import celery_worker, child_env, web_server
 
@@ -25,14 +25,6 @@ QUEUE = "imagegen-e2e"
 def moto_url():
     with moto_server() as url:
         yield url
-
-
-def call(method: str, url: str, token: str, body: dict | None = None, **headers: str) -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json", **headers})  # fmt: skip
-    with urllib.request.urlopen(request, timeout=90) as response:
-        return response.status, json.loads(response.read())
 
 
 def test_a_generation_runs_over_sqs_and_lands_in_s3_with_a_working_presigned_url(moto_url, user, tmp_path):

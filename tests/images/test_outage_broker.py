@@ -13,10 +13,7 @@ writer.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +27,7 @@ from images.models import Generation, Image
 from images.services import pipeline
 from images.tasks import run_generation
 from tests.images.factories import GenerationFactory
+from tests.support.http import call
 from tests.support.moto import aws_env, boto3_client, moto_server
 from tests.support.processes import celery_worker, child_env, kill_group, wait_for_text, web_server
 from tests.support.proxy import TcpProxy, tcp_proxy
@@ -41,18 +39,6 @@ CATCH_UP_SECONDS = 60
 
 
 METRICS_TOKEN = "outage-test-metrics-token"
-
-
-def call(method: str, url: str, token: str | None = None, body: dict | None = None, **headers: str) -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    auth = {"Authorization": f"Bearer {token}"} if token else {}
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={**auth, "Content-Type": "application/json", **headers})  # fmt: skip
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
 
 
 @contextmanager
