@@ -18,6 +18,7 @@ from imagegen.api.strict import RejectUnknownFields
 from images import params
 from images.models import Generation, Image
 from images.providers import configured_providers, default_provider_name
+from images.services.relocation import is_published
 from images.storage import file_url
 from images.styles import STYLES
 
@@ -62,8 +63,7 @@ class ImageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def _url(self, obj: Image, key: str) -> str:
-        public = obj.visibility == Image.Visibility.PUBLIC and not obj.is_hidden
-        return absolute(file_url(key, public=public), self.context)
+        return absolute(file_url(key, public=is_published(obj)), self.context)
 
     def _servable(self, obj: Image) -> bool:
         # Until the worker has re-encoded an upload, its stored file is the raw

@@ -23,7 +23,7 @@ from django.db.models import Aggregate, JSONField, OuterRef, QuerySet, Subquery
 from accounts.models import User
 from imagegen.api.errors import ApiError
 from images.models import Image, Tag
-from images.services.relocation import image_files_relocate
+from images.services.relocation import image_files_relocate, is_published
 from images.storage import EXTENSIONS, delete_keys, file_url, is_public_key, is_s3, signed_local_url
 
 MAX_TAG_LENGTH = 64
@@ -227,8 +227,7 @@ def image_download_url(*, user: User, image_id: object, variant: str = "original
         if not stored:
             raise ApiError(404, "variant_not_found", f"image {image.pk} has no {variant} variant", "variant")
         key, content_type = stored["key"], stored.get("content_type") or f"image/{stored.get('format', '').lower()}"
-    public = image.visibility == Image.Visibility.PUBLIC and not image.is_hidden
-    if public and settings.CDN_URL and is_public_key(key):
+    if is_published(image) and settings.CDN_URL and is_public_key(key):
         return file_url(key, public=True)
     filename = download_filename(image, variant=variant, content_type=content_type)
     if is_s3():
