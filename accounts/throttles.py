@@ -1,4 +1,4 @@
-"""Request throttles: sliding-window counters shared by every process (``imagegen.ratelimit``).
+"""Request throttles: per-client window counters shared by every process (``imagegen.ratelimit``).
 
 Scopes and their rates live in ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``
 (from ``THROTTLE_*_RATE``): ``anon`` per IP for unauthenticated requests,
@@ -42,7 +42,7 @@ def client_network(address: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/64", strict=False))
 
 
-class SlidingWindowThrottle(throttling.BaseThrottle):
+class WindowThrottle(throttling.BaseThrottle):
     """A throttle of one ``scope``, counted per ``get_ident_key``."""
 
     scope: str = ""
@@ -72,7 +72,7 @@ class SlidingWindowThrottle(throttling.BaseThrottle):
         return self._wait
 
 
-class AnonRateThrottle(SlidingWindowThrottle):
+class AnonRateThrottle(WindowThrottle):
     """Unauthenticated requests, per client IP (``NUM_PROXIES`` says which address that is)."""
 
     scope = "anon"
@@ -83,7 +83,7 @@ class AnonRateThrottle(SlidingWindowThrottle):
         return super().get_ident_key(request, view)
 
 
-class UserRateThrottle(SlidingWindowThrottle):
+class UserRateThrottle(WindowThrottle):
     """Authenticated requests, per user; anonymous ones are left to ``AnonRateThrottle``."""
 
     scope = "user"
@@ -94,7 +94,7 @@ class UserRateThrottle(SlidingWindowThrottle):
         return str(request.user.pk)
 
 
-class AuthRateThrottle(SlidingWindowThrottle):
+class AuthRateThrottle(WindowThrottle):
     """Password-handling endpoints, per client IP whether signed in or not."""
 
     scope = "auth"
@@ -107,7 +107,7 @@ def account_ident(email: object) -> str | None:
     return email.strip().lower()
 
 
-class AccountRateThrottle(SlidingWindowThrottle):
+class AccountRateThrottle(WindowThrottle):
     """Sign-in attempts per account (the ``email`` of the request body), whatever the address."""
 
     scope = "account"
