@@ -11,7 +11,7 @@ import threading
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from accounts.throttles import client_network
@@ -65,6 +65,26 @@ def test_a_counter_update_is_one_statement(django_assert_num_queries):
     rate_hit("t:warm", limit=10, window=60)
     with django_assert_num_queries(1):
         rate_hit("t:warm", limit=10, window=60)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_count_commits_without_waiting_for_the_wal_flush_and_only_it():
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        rate_hit("t:async", limit=10, window=60)
+
+    assert "set_config('synchronous_commit', 'off', true)" in captured.captured_queries[-1]["sql"]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"  # the next transaction commits durably again
+    assert RateCounter.objects.get(ident="t:async").count == 1
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+        rate_hit("t:async", limit=10, window=60)
+    assert "synchronous_commit" not in captured.captured_queries[-1]["sql"]  # a caller's commit stays durable
 
 
 @pytest.mark.django_db
