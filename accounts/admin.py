@@ -7,7 +7,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.forms import UserChangeAdminForm, UserCreationAdminForm
+from accounts.admin_forms import UserChangeAdminForm, UserCreationAdminForm
 from accounts.models import ApiKey, User
 from accounts.quotas import daily_limit_for_tier, day_start
 from images.models import Generation, Image

@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the OpenAPI descriptions of our authentication classes.
-        from accounts import schema  # noqa: F401
+        from accounts.api import schema  # noqa: F401

@@ -234,8 +234,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # API keys first: its 401 carries the WWW-Authenticate header. Each class
         # leaves the other's Bearer credentials alone (keys start with igk_).
-        "accounts.authentication.ApiKeyAuthentication",
-        "accounts.authentication.JWTAuthentication",
+        "accounts.api.authentication.ApiKeyAuthentication",
+        "accounts.api.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -252,7 +252,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "imagegen.api.pagination.CursorPagination",
     "PAGE_SIZE": 20,
     # Counted in THROTTLE_STORE, so every process shares the counts.
-    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttles.AnonRateThrottle", "accounts.throttles.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.api.throttles.AnonRateThrottle", "accounts.api.throttles.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": _rate("THROTTLE_ANON_RATE", "100/15min"),  # per IP, signed out
         "user": _rate("THROTTLE_USER_RATE", "1000/hour"),  # per user

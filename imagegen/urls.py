@@ -2,13 +2,13 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from accounts.views import admin_login
+from accounts.web.views import admin_login
 from imagegen import health
 from imagegen.api.errors import handler404 as api_not_found
 from imagegen.api.schema import ApiDocsView
 from imagegen.metrics import metrics_view
-from images.media import signed_media
-from images.upload_views import local_upload
+from images.api.uploads import local_upload
+from images.web.media import signed_media
 
 # JSON errors under /api/ (and OpenAI's shape under /v1/); Django's pages elsewhere.
 handler400 = "imagegen.api.errors.handler400"
@@ -20,9 +20,9 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
-    path("api/v1/", include("accounts.api_urls")),
-    path("api/v1/", include("images.api_urls")),
-    path("v1/", include("images.openai_urls")),
+    path("api/v1/", include("accounts.api.urls")),
+    path("api/v1/", include("images.api.urls")),
+    path("v1/", include("images.api.openai_urls")),
     path("media/<path:key>", signed_media, name="signed-media"),
     path("uploads/<uuid:image_id>", local_upload, name="local-upload"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
@@ -31,8 +31,8 @@ urlpatterns = [
     path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     # The gallery web UI (SPEC §3): "/" and the pages around it.
-    path("", include("accounts.urls")),
-    path("", include("images.urls")),
+    path("", include("accounts.web.urls")),
+    path("", include("images.web.urls")),
     # Unknown API URLs answer in the API's error shape even with DEBUG on (Django's
     # handler404 only runs with DEBUG off).
     re_path(r"^(?:api|v1)/", api_not_found),

@@ -51,7 +51,7 @@ def queue_webhook(*, generation: Generation, event: str) -> None:
 
 
 def _payload(generation: Generation, event: str) -> bytes:
-    from images.serializers import GenerationSerializer
+    from images.api.serializers import GenerationSerializer
     from images.services.generations import generation_queryset
 
     fresh = generation_queryset(user=generation.user).get(pk=generation.pk)

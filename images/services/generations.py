@@ -20,9 +20,9 @@ from accounts.models import User
 from accounts.quotas import check_quota
 from imagegen.api.errors import ApiError
 from imagegen.compiled import CompiledQuery
+from images.api.serializers import GenerationParams
 from images.models import Generation, Image
 from images.params import MAX_SEED
-from images.serializers import GenerationParams
 from images.services.library import with_tag_names
 from images.services.publishing import generation_publish_on_commit, owed_fields
 

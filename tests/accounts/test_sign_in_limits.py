@@ -68,11 +68,11 @@ def test_failed_and_throttled_admin_sign_ins_are_logged(rates, staff, caplog):
     rates(auth="1/15min")
     client = Client()
 
-    with caplog.at_level(logging.WARNING, logger="accounts.views"):
+    with caplog.at_level(logging.WARNING, logger="accounts.web.views"):
         admin_post(client, staff.email, "wrong")
         admin_post(client, staff.email, "wrong")
 
-    messages = [(record.getMessage(), record.email) for record in caplog.records if record.name == "accounts.views"]
+    messages = [(record.getMessage(), record.email) for record in caplog.records if record.name == "accounts.web.views"]
     assert messages == [("admin sign-in failed", staff.email), ("admin sign-in throttled", staff.email)]
 
 

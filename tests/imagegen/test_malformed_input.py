@@ -147,7 +147,7 @@ def world(user, monkeypatch) -> World:
         Generation.objects.filter(pk=generation_id).update(status=Generation.Status.SUCCEEDED)
         return generation_get(user=user, generation_id=generation_id)
 
-    monkeypatch.setattr("images.openai_api.generation_wait", finished)
+    monkeypatch.setattr("images.api.openai.generation_wait", finished)
     generation = GenerationFactory(user=user, status=Generation.Status.SUCCEEDED)
     image = ImageFactory(user=user, generation=generation, index=0)
     awaiting = ImageFactory(user=user, source=Image.Source.UPLOADED, processing=Image.Processing.AWAITING_UPLOAD)

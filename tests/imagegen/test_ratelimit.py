@@ -14,7 +14,7 @@ import pytest
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
-from accounts.throttles import client_network
+from accounts.api.throttles import client_network
 from imagegen.models import RateCounter
 from imagegen.ratelimit import RedisStore, expired_counters_delete, rate_hit
 from imagegen.tasks import delete_expired_rate_counters

@@ -280,7 +280,7 @@ def test_prefer_wait_returns_the_finished_generation(api, user, monkeypatch):
         Generation.objects.filter(pk=generation_id).update(status=Generation.Status.SUCCEEDED)
         return generations.generation_get(user=user, generation_id=generation_id)
 
-    monkeypatch.setattr("images.api.generation_wait", finish)
+    monkeypatch.setattr("images.api.generations.generation_wait", finish)
     response = create(api, {"prompt": "x"}, HTTP_PREFER="wait=5")
     assert response.status_code == 200
     assert response.json()["status"] == "succeeded"

@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.services import tokens_for_user
+from images.api.serializers import GenerationSerializer, ImageSerializer
 from images.models import Generation, Image, Tag
-from images.serializers import GenerationSerializer, ImageSerializer
 from tests.factories import ApiKeyFactory
 from tests.images.factories import GenerationFactory, ImageFactory
 
@@ -126,7 +126,7 @@ def test_the_etag_follows_the_host_and_the_period_of_signed_urls(client, user):
     etag = client.get(url)["ETag"]
 
     other_host = client.get(url, HTTP_IF_NONE_MATCH=etag, HTTP_HOST="localhost")
-    with mock.patch("images.api.url_epoch", return_value=10**9):
+    with mock.patch("images.api.generations.url_epoch", return_value=10**9):
         later = client.get(url, HTTP_IF_NONE_MATCH=etag)
 
     assert other_host.status_code == later.status_code == 200

@@ -30,7 +30,7 @@ def run_inline(monkeypatch):
         generation_run(generation_id=str(generation_id))
         return generation_get(user=user, generation_id=generation_id)
 
-    monkeypatch.setattr("images.openai_api.generation_wait", wait)
+    monkeypatch.setattr("images.api.openai.generation_wait", wait)
 
 
 @pytest.mark.django_db
@@ -128,7 +128,7 @@ def test_the_official_openai_client_works_unchanged_against_a_live_server(user, 
 def never_finishing(monkeypatch):
     """The job stays queued: every wait ends at its timeout (no worker)."""
     monkeypatch.setattr(
-        "images.openai_api.generation_wait",
+        "images.api.openai.generation_wait",
         lambda *, user, generation_id, seconds: generation_get(user=user, generation_id=generation_id),
     )
 
@@ -136,7 +136,7 @@ def never_finishing(monkeypatch):
 @pytest.mark.django_db
 def test_without_a_free_wait_slot_it_is_a_429_and_nothing_is_created(api, monkeypatch):
     slots = WaitSlots(1)
-    monkeypatch.setattr("images.openai_api.WAIT_SLOTS", slots)
+    monkeypatch.setattr("images.api.openai.WAIT_SLOTS", slots)
     slots._semaphore.acquire()  # another request is waiting
     response = api.post("/v1/images/generations", {"prompt": "a kite", "model": "fake-1"}, format="json")
     assert response.status_code == 429

@@ -15,8 +15,8 @@ from django.conf import settings
 from django.urls import URLPattern, URLResolver
 from rest_framework.test import APIClient
 
-import accounts.api_urls
-import images.api_urls
+import accounts.api.urls
+import images.api.urls
 
 PARAM = re.compile(r"\{[^}]+\}")
 ROUTE_PARAM = re.compile(r"<(?:[^:>]+:)?[^>]+>")
@@ -41,7 +41,7 @@ def schema() -> dict:
 def api_routes() -> set[str]:
     """Every route the apps mount under /api/v1/, with parameters as ``{}``."""
     routes = set()
-    for module in (accounts.api_urls, images.api_urls):
+    for module in (accounts.api.urls, images.api.urls):
         for pattern in module.urlpatterns:
             assert isinstance(pattern, URLPattern) and not isinstance(pattern, URLResolver)
             routes.add("/api/v1/" + ROUTE_PARAM.sub("{}", str(pattern.pattern)))

@@ -11,8 +11,8 @@ from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIRequestFactory
 
+from images.api.serializers import GenerationSerializer, ImageSerializer
 from images.models import Generation, Image, Tag
-from images.serializers import GenerationSerializer, ImageSerializer
 from images.services.generations import generation_get, generation_queryset
 from images.services.library import image_get
 from tests.images.factories import GenerationFactory, ImageFactory

@@ -342,7 +342,7 @@ def test_an_api_key_is_shown_once_works_and_stops_when_revoked(new_page, live, p
 
 
 def test_staff_retry_a_failed_generation_from_the_admin(new_page, live):
-    from images.serializers import GenerationCreateSerializer
+    from images.api.serializers import GenerationCreateSerializer
     from images.services.generations import generation_create
 
     owner = UserFactory()

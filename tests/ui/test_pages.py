@@ -364,7 +364,7 @@ def test_an_uploaded_reference_becomes_your_image_and_is_used(browser, user, mon
         image.refresh_from_db()
         return image
 
-    monkeypatch.setattr("images.views._wait_for_processing", worker_done)
+    monkeypatch.setattr("images.web.views._wait_for_processing", worker_done)
     upload = SimpleUploadedFile("ref.jpg", jpeg_bytes(), content_type="image/jpeg")
     response = csrf_post(browser, "/create", create_data(reference_file=upload))
     assert response.status_code == 302
@@ -374,7 +374,7 @@ def test_an_uploaded_reference_becomes_your_image_and_is_used(browser, user, mon
 
 
 def test_a_reference_still_processing_is_kept_selected_for_the_next_try(browser, user, monkeypatch):
-    monkeypatch.setattr("images.views.REFERENCE_WAIT_SECONDS", 0)
+    monkeypatch.setattr("images.web.views.REFERENCE_WAIT_SECONDS", 0)
     upload = SimpleUploadedFile("ref.jpg", jpeg_bytes(), content_type="image/jpeg")
     response = csrf_post(browser, "/create", create_data(reference_file=upload))
     assert response.status_code == 409

@@ -1,8 +1,8 @@
-"""The gallery's pages (SPEC §3); the API's routes are in ``images/api_urls.py``."""
+"""The gallery's pages (SPEC §3); the API's routes are in ``images/api/urls.py``."""
 
 from django.urls import path
 
-from images import views
+from images.web import views
 
 urlpatterns = [
     path("", views.home, name="home"),

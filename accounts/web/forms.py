@@ -14,8 +14,8 @@ from django.http import HttpRequest
 from rest_framework.exceptions import APIException, AuthenticationFailed
 
 from accounts import services
+from accounts.api.serializers import PASSWORD_MAX_LENGTH
 from accounts.models import User
-from accounts.serializers import PASSWORD_MAX_LENGTH
 
 
 def add_service_error(form: forms.Form, exc: Exception, *, aliases: dict[str, str] | None = None) -> None:

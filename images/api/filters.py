@@ -1,4 +1,4 @@
-"""Query filters of the image lists (``GET /images`` and ``GET /public/images``).
+"""Query filters of the lists: ``GET /images``, ``GET /public/images`` (the gallery pages too), ``GET /generations``.
 
 Every filter validates its value: an unknown ``source``, a bad date or an
 unknown ``ordering`` is a 400 naming the parameter, never an empty list.
@@ -14,7 +14,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 from drf_spectacular.utils import extend_schema_field
 
-from images.models import Image
+from images.models import Generation, Image
 
 MAX_TAG_LENGTH = 64
 MAX_FILTER_TAGS = 10
@@ -107,3 +107,13 @@ class PublicImageFilter(_SearchMixin, django_filters.FilterSet):
     class Meta:
         model = Image
         fields = ["category", "tag", "q"]
+
+
+class GenerationFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=Generation.Status.choices)
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Generation
+        fields = ["status", "created_after", "created_before"]

@@ -182,7 +182,7 @@ class ImageEditForm(forms.Form):
 
 
 class GalleryFilterForm(forms.Form):
-    """How the gallery's filters are shown; ``images.image_filters.ImageFilter`` validates and applies them."""
+    """How the gallery's filters are shown; ``images.api.filters.ImageFilter`` validates and applies them."""
 
     q = forms.CharField(required=False, label="Search", widget=forms.TextInput(attrs={"type": "search"}))
     source = forms.ChoiceField(required=False, choices=[("", "Any source"), *Image.Source.choices])

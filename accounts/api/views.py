@@ -20,10 +20,9 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts import selectors, services
-from accounts.authentication import WWW_AUTHENTICATE
-from accounts.models import WEBHOOK_SECRET_OVERLAP, ApiKey
-from accounts.permissions import NotWithApiKey
-from accounts.serializers import (
+from accounts.api.authentication import WWW_AUTHENTICATE
+from accounts.api.permissions import NotWithApiKey
+from accounts.api.serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateInputSerializer,
     ApiKeySerializer,
@@ -41,12 +40,13 @@ from accounts.serializers import (
     VerifyInputSerializer,
     WebhookSecretSerializer,
 )
-from accounts.throttles import AccountRateThrottle, AnonRateThrottle, AuthRateThrottle
+from accounts.api.throttles import AccountRateThrottle, AnonRateThrottle, AuthRateThrottle
+from accounts.models import WEBHOOK_SECRET_OVERLAP, ApiKey
 from imagegen.api.errors import ErrorSerializer
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 429)}
 ERRORS_SIGNED_IN = {**ERRORS, 403: ErrorSerializer}  # 403 key_not_allowed
-# Account management takes a sign-in, never an API key (accounts.permissions).
+# Account management takes a sign-in, never an API key (accounts.api.permissions).
 SIGNED_IN_WITHOUT_API_KEY = [IsAuthenticated, NotWithApiKey]
 SIGN_IN_AUTH = [{"jwtAuth": []}, {"cookieAuth": []}]
 NO_CONTENT = OpenApiResponse(description="Done; no body.")

@@ -16,9 +16,8 @@ from rest_framework.views import APIView
 from imagegen.api.errors import ApiError, ErrorSerializer
 from imagegen.api.etags import IF_NONE_MATCH, not_modified, response_etag
 from imagegen.api.pagination import CursorPagination
-from images.image_filters import DEFAULT_ORDERING, ORDERINGS, ImageFilter, PublicImageFilter
-from images.models import Image
-from images.serializers import (
+from images.api.filters import DEFAULT_ORDERING, ORDERINGS, ImageFilter, PublicImageFilter
+from images.api.serializers import (
     BulkDeleteInputSerializer,
     BulkDeleteResultSerializer,
     DirectUploadInputSerializer,
@@ -28,6 +27,7 @@ from images.serializers import (
     ImageUpdateInputSerializer,
     ImageUploadInputSerializer,
 )
+from images.models import Image
 from images.services import library, uploads
 from images.storage import url_epoch
 

@@ -34,9 +34,9 @@ from rest_framework.views import APIView
 from imagegen.api.errors import ApiError, exception_handler
 from imagegen.api.idempotency import idempotency_key_header
 from images import params
+from images.api.serializers import GenerationParams, absolute
 from images.models import Generation
 from images.providers import configured_providers, default_provider_name
-from images.serializers import GenerationParams, absolute
 from images.services.generations import WAIT_SLOTS, generation_create, generation_get, generation_wait
 from images.storage import file_url, read_bytes
 from images.styles import STYLES, styled_prompt

@@ -12,8 +12,8 @@ from rest_framework.views import APIView
 from imagegen.api.etags import IF_NONE_MATCH, not_modified, response_etag
 from imagegen.api.idempotency import idempotency_key_header
 from imagegen.api.prefer import prefer_wait_seconds
-from images.filters import GenerationFilter
-from images.serializers import GenerationCreateSerializer, GenerationSerializer
+from images.api.filters import GenerationFilter
+from images.api.serializers import GenerationCreateSerializer, GenerationSerializer
 from images.services.generations import (
     WAIT_SLOTS,
     generation_cancel,

@@ -8,7 +8,7 @@ from drf_spectacular.plumbing import build_bearer_security_scheme_object
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "accounts.authentication.ApiKeyAuthentication"
+    target_class = "accounts.api.authentication.ApiKeyAuthentication"
     name = ["apiKeyBearer", "apiKeyHeader"]
 
     def get_security_requirement(self, auto_schema: object) -> list[dict]:
@@ -27,4 +27,4 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
 
 
 class JWTScheme(SimpleJWTScheme):
-    target_class = "accounts.authentication.JWTAuthentication"
+    target_class = "accounts.api.authentication.JWTAuthentication"

@@ -24,12 +24,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import APIException
 
-from accounts.web_forms import add_service_error
+from accounts.web.forms import add_service_error
 from imagegen.api.errors import ApiError
-from images.image_filters import DEFAULT_ORDERING, ORDERINGS, ImageFilter, PublicImageFilter
+from images.api.filters import DEFAULT_ORDERING, ORDERINGS, ImageFilter, PublicImageFilter
+from images.api.serializers import GenerationCreateSerializer, GenerationSerializer, ImageSerializer
 from images.models import Image
 from images.providers import configured_providers
-from images.serializers import GenerationCreateSerializer, GenerationSerializer, ImageSerializer
 from images.services.generations import (
     WAIT_SLOTS,
     generation_cancel,
@@ -47,7 +47,7 @@ from images.services.library import (
     public_image_queryset,
 )
 from images.services.uploads import image_upload
-from images.web_forms import GalleryFilterForm, GenerationForm, ImageEditForm, UploadForm, initial_from_generation
+from images.web.forms import GalleryFilterForm, GenerationForm, ImageEditForm, UploadForm, initial_from_generation
 
 PAGE_SIZE = 24
 REFERENCE_CHOICES = 24

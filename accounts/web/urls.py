@@ -1,8 +1,8 @@
-"""The account pages (SPEC §3); the API's routes are in ``accounts/api_urls.py``."""
+"""The account pages (SPEC §3); the API's routes are in ``accounts/api/urls.py``."""
 
 from django.urls import path
 
-from accounts import views
+from accounts.web import views
 
 urlpatterns = [
     path("accounts/signup", views.signup, name="signup"),

@@ -22,9 +22,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.exceptions import APIException
 
 from accounts import selectors, services
+from accounts.api.throttles import AccountRateThrottle, AuthRateThrottle
 from accounts.models import ApiKey
-from accounts.throttles import AccountRateThrottle, AuthRateThrottle
-from accounts.web_forms import (
+from accounts.web.forms import (
     ApiKeyForm,
     LoginForm,
     PasswordChangeForm,

@@ -1,0 +1,18 @@
+"""Routes under /api/v1/ owned by the images app (generations, images)."""
+
+from django.urls import path
+
+from images.api import generations, images
+
+urlpatterns = [
+    path("generations", generations.GenerationListCreateView.as_view(), name="generation-list"),
+    path("generations/<str:pk>", generations.GenerationDetailView.as_view(), name="generation-detail"),
+    path("generations/<str:pk>/cancel", generations.GenerationCancelView.as_view(), name="generation-cancel"),
+    path("images", images.ImageListCreateView.as_view(), name="image-list"),
+    path("images/upload-url", images.ImageUploadUrlView.as_view(), name="image-upload-url"),
+    path("images/bulk-delete", images.ImageBulkDeleteView.as_view(), name="image-bulk-delete"),
+    path("images/<uuid:pk>", images.ImageDetailView.as_view(), name="image-detail"),
+    path("images/<uuid:pk>/complete", images.ImageCompleteView.as_view(), name="image-complete"),
+    path("images/<uuid:pk>/download", images.ImageDownloadView.as_view(), name="image-download"),
+    path("public/images", images.PublicImageListView.as_view(), name="public-image-list"),
+]
