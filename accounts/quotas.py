@@ -24,7 +24,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts.models import User
-from imagegen.api.errors import ApiError
+from imagegen.errors import LimitReached, TooLarge
 from images.models import Generation, Image, UploadDay
 
 
@@ -36,8 +36,8 @@ class Quota:
     resets_at: dt.datetime  # next 00:00 UTC
 
 
-class QuotaExceeded(ApiError):
-    """429 ``quota_exceeded``, with ``Retry-After`` set to the seconds until the quota resets."""
+class QuotaExceeded(LimitReached):
+    """``quota_exceeded``, with ``wait`` the seconds until the quota resets."""
 
     def __init__(self, *, quota: Quota, requested: int, now: dt.datetime | None = None) -> None:
         now = now or timezone.now()
@@ -49,7 +49,7 @@ class QuotaExceeded(ApiError):
             )
         else:
             message = f"Daily quota of {quota.daily_limit} image(s) used up; it resets at {resets}."
-        super().__init__(429, "quota_exceeded", message, wait=(quota.resets_at - now).total_seconds())
+        super().__init__("quota_exceeded", message, wait=(quota.resets_at - now).total_seconds())
         self.quota = quota
 
 
@@ -104,8 +104,8 @@ def check_quota(*, user: User, requested: int) -> None:
 # --- Uploads: files per day, bytes stored ---------------------------------------------
 
 
-class UploadQuotaExceeded(ApiError):
-    """429 ``upload_quota_exceeded``, with ``Retry-After`` set to the seconds until the count resets."""
+class UploadQuotaExceeded(LimitReached):
+    """``upload_quota_exceeded``, with ``wait`` the seconds until the count resets."""
 
     def __init__(self, *, limit: int, used: int, requested: int, resets_at: dt.datetime, now: dt.datetime) -> None:
         resets = resets_at.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -113,18 +113,18 @@ class UploadQuotaExceeded(ApiError):
             f"Daily upload quota exceeded: {requested} file(s) sent, {max(limit - used, 0)} of {limit} "
             f"left today; it resets at {resets}."
         )
-        super().__init__(429, "upload_quota_exceeded", message, wait=(resets_at - now).total_seconds())
+        super().__init__("upload_quota_exceeded", message, wait=(resets_at - now).total_seconds())
 
 
-class StorageQuotaExceeded(ApiError):
-    """413 ``storage_quota_exceeded``: the upload would take the user past the bytes their tier may store."""
+class StorageQuotaExceeded(TooLarge):
+    """``storage_quota_exceeded``: the upload would take the user past the bytes their tier may store."""
 
     def __init__(self, *, limit: int, used: int, requested: int, field: str | None = None) -> None:
         message = (
             f"Storage quota exceeded: {requested} more byte(s) on top of {used} stored would pass the "
             f"limit of {limit} bytes; delete some images first."
         )
-        super().__init__(413, "storage_quota_exceeded", message, field=field)
+        super().__init__("storage_quota_exceeded", message, field=field)
 
 
 def upload_limit_for_tier(tier: str) -> int | None:

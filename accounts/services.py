@@ -2,8 +2,8 @@
 
 The REST API and the gallery pages call these; neither repeats a rule. Input
 problems raise Django's ``ValidationError`` keyed by field (forms and the API's
-error format both understand it); credential problems raise DRF's
-``AuthenticationFailed`` (401).
+error format both understand it); credentials refused raise ``Unauthenticated``
+and other refusals the domain's errors (``imagegen.errors``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
-from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -32,7 +31,7 @@ from rest_framework_simplejwt.tokens import RefreshToken, Token, UntypedToken
 from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
 
 from accounts.models import API_KEY_PREFIX, ApiKey, RefreshTokenFamily, User, new_webhook_secret
-from imagegen.api.errors import ApiError
+from imagegen.errors import Invalid, NotFound, Unauthenticated
 
 INVALID_CREDENTIALS = "Email or password is incorrect."
 MAX_ACTIVE_API_KEYS = 50
@@ -72,7 +71,7 @@ def user_authenticate(*, request: HttpRequest | None, email: str, password: str)
     """
     user = authenticate(request, email=User.objects.normalize_email(email), password=password)
     if user is None:
-        raise AuthenticationFailed(INVALID_CREDENTIALS, code="authentication_failed")
+        raise Unauthenticated("authentication_failed", INVALID_CREDENTIALS)
     update_last_login(None, user)
     return user
 
@@ -165,7 +164,7 @@ def user_refresh_tokens_revoke(*, user: User) -> int:
 FAMILY_CLAIM = "fam"
 
 
-class RefreshTokenReused(AuthenticationFailed):
+class RefreshTokenReused(Unauthenticated):
     """A refresh token presented again after it was used: its family is revoked."""
 
 
@@ -200,11 +199,11 @@ def _token_user(token: Token) -> User:
     # to the token endpoints themselves.
     user = User.objects.filter(pk=token.get(jwt_settings.USER_ID_CLAIM)).first()
     if user is None or not user.is_active:
-        raise AuthenticationFailed("The account of this token is inactive or gone.", code="user_inactive")
+        raise Unauthenticated("user_inactive", "The account of this token is inactive or gone.")
     if jwt_settings.CHECK_REVOKE_TOKEN and token.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(
         user.password
     ):
-        raise AuthenticationFailed("The password has changed since this token was issued.", code="password_changed")
+        raise Unauthenticated("password_changed", "The password has changed since this token was issued.")
     return user
 
 
@@ -215,7 +214,7 @@ def _refresh_token(raw: str) -> RefreshToken:
     except TokenError as exc:
         if (used := _used_refresh_token(raw)) is not None:
             token_family_revoke(family_id=used.get(FAMILY_CLAIM))
-        raise AuthenticationFailed(f"Refresh token rejected: {exc}", code="token_not_valid") from None
+        raise Unauthenticated("token_not_valid", f"Refresh token rejected: {exc}") from None
     return token
 
 
@@ -242,10 +241,10 @@ def _live_family(token: Token) -> RefreshTokenFamily | None:
     except ValidationError:
         family = None
     if family is None or family.revoked_at is not None:
-        raise AuthenticationFailed(
+        raise Unauthenticated(
+            "token_not_valid",
             "Refresh token rejected: its sign-in was revoked (a used refresh token was presented again, "
             "the account signed out, or the password changed); sign in again.",
-            code="token_not_valid",
         )
     return family
 
@@ -263,7 +262,7 @@ def _use_once(token: RefreshToken) -> None:
     )
     _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
     if not created:
-        raise RefreshTokenReused("Refresh token rejected: Token is blacklisted", code="token_not_valid")
+        raise RefreshTokenReused("token_not_valid", "Refresh token rejected: Token is blacklisted")
 
 
 @contextmanager
@@ -309,11 +308,11 @@ def token_verify(*, token: str) -> Token:
     try:
         parsed = UntypedToken(token)
     except TokenError as exc:
-        raise AuthenticationFailed(f"Token rejected: {exc}", code="token_not_valid") from None
+        raise Unauthenticated("token_not_valid", f"Token rejected: {exc}") from None
     if parsed.get(jwt_settings.TOKEN_TYPE_CLAIM) == RefreshToken.token_type:
         jti = parsed.get(jwt_settings.JTI_CLAIM)
         if BlacklistedToken.objects.filter(token__jti=jti).exists():
-            raise AuthenticationFailed("Token rejected: Token is blacklisted", code="token_not_valid")
+            raise Unauthenticated("token_not_valid", "Token rejected: Token is blacklisted")
         _live_family(parsed)
     _token_user(parsed)
     return parsed
@@ -332,8 +331,8 @@ def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
     if not name:
         raise ValidationError({"name": ValidationError("Give the key a name.", code="blank")})
     if ApiKey.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_ACTIVE_API_KEYS:
-        raise ApiError(
-            400, "too_many_api_keys", f"At most {MAX_ACTIVE_API_KEYS} active API keys; revoke one first.", field="name"
+        raise Invalid(
+            "too_many_api_keys", f"At most {MAX_ACTIVE_API_KEYS} active API keys; revoke one first.", field="name"
         )
     raw_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey.objects.create(user=user, name=name, prefix=raw_key[:12], key_hash=hash_api_key(raw_key))
@@ -344,7 +343,7 @@ def api_key_revoke(*, user: User, key_id: uuid.UUID | str) -> None:
     """Revoke one of the user's keys at once; another user's (or an already revoked) key is 404."""
     revoked = ApiKey.objects.filter(pk=key_id, user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
     if not revoked:
-        raise ApiError(404, "not_found", "No such API key.")
+        raise NotFound("not_found", "No such API key.")
 
 
 def api_key_authenticate(*, raw_key: str) -> ApiKey | None:

@@ -2,7 +2,7 @@
 
 They only shape input for the browser: the rules (password strength, unique
 email, credentials) live in ``accounts.services``, whose errors
-``add_service_error`` puts next to the matching field.
+``imagegen.pages.add_service_error`` puts next to the matching field.
 """
 
 from __future__ import annotations
@@ -11,59 +11,11 @@ from django import forms
 from django.contrib.auth.password_validation import password_validators_help_texts
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
-from rest_framework.exceptions import APIException, AuthenticationFailed
 
 from accounts import services
 from accounts.api.serializers import PASSWORD_MAX_LENGTH
 from accounts.models import User
-
-
-def add_service_error(form: forms.Form, exc: Exception, *, aliases: dict[str, str] | None = None) -> None:
-    """Show a service's error on ``form``: next to its field when the form has one, above the form otherwise.
-
-    Understands Django's ``ValidationError`` (keyed by field or not), DRF
-    validation errors (``serializer.errors``-like dicts, as ``dict``) and
-    ``ApiError``/``APIException`` (one message, maybe a ``field``). ``aliases``
-    maps a service's field name to the form's (``reference_images.0`` style
-    paths match on their first part).
-    """
-    aliases = aliases or {}
-
-    def target(name: str | None) -> str | None:
-        if not name:
-            return None
-        name = aliases.get(name, name)
-        head = name.split(".", 1)[0]
-        head = aliases.get(head, head)
-        return head if head in form.fields else None
-
-    if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
-        for name, errors in exc.error_dict.items():
-            form.add_error(target(name), errors)
-    elif isinstance(exc, ValidationError):
-        form.add_error(None, exc)
-    elif isinstance(exc, dict):
-        for name, messages in exc.items():
-            for message in _flatten_messages(messages):
-                form.add_error(target(None if name == "non_field_errors" else name), message)
-    elif isinstance(exc, APIException):
-        message = getattr(exc, "message", None) or _first_message(exc.detail)
-        form.add_error(target(getattr(exc, "field", None)), message)
-    else:
-        raise TypeError(f"cannot show {type(exc).__name__} on a form")
-
-
-def _flatten_messages(value: object) -> list[str]:
-    if isinstance(value, dict):
-        return [m for item in value.values() for m in _flatten_messages(item)]
-    if isinstance(value, list | tuple):
-        return [m for item in value for m in _flatten_messages(item)]
-    return [str(value)]
-
-
-def _first_message(detail: object) -> str:
-    messages = _flatten_messages(detail)
-    return messages[0] if messages else "Something went wrong."
+from imagegen.errors import Unauthenticated
 
 
 def _password_input(autocomplete: str) -> forms.PasswordInput:
@@ -106,8 +58,8 @@ class LoginForm(forms.Form):
             return data
         try:
             self.user = services.user_authenticate(request=self.request, email=data["email"], password=data["password"])
-        except AuthenticationFailed as exc:
-            raise ValidationError(str(exc.detail), code="invalid_login") from None
+        except Unauthenticated as exc:
+            raise ValidationError(exc.message, code="invalid_login") from None
         return data
 
 

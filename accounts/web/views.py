@@ -19,7 +19,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
-from rest_framework.exceptions import APIException
 
 from accounts import selectors, services
 from accounts.api.throttles import AccountRateThrottle, AuthRateThrottle
@@ -30,8 +29,9 @@ from accounts.web.forms import (
     PasswordChangeForm,
     ProfileForm,
     SignupForm,
-    add_service_error,
 )
+from imagegen.errors import DomainError, NotFound
+from imagegen.pages import add_service_error
 
 AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
 logger = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ def _create_api_key(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         try:
             key, raw_key = services.api_key_create(user=request.user, name=form.cleaned_data["name"])
-        except (ValidationError, APIException) as exc:
+        except (ValidationError, DomainError) as exc:
             add_service_error(form, exc)
         else:
             # Shown in this response only: it is never stored, not even in the session.
@@ -227,7 +227,7 @@ def _create_api_key(request: HttpRequest) -> HttpResponse:
 def api_key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
     try:
         services.api_key_revoke(user=request.user, key_id=key_id)
-    except APIException:
+    except NotFound:
         messages.error(request, "That API key does not exist or was already revoked.")
     else:
         messages.success(request, "API key revoked: it no longer works.")

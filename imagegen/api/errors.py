@@ -8,8 +8,9 @@ Every error under ``/api/`` has this body::
 ``exception_handler`` is DRF's ``EXCEPTION_HANDLER``; ``handler400/403/404/500``
 are Django's error views, answering JSON for ``/api/`` (and OpenAI's shape for
 ``/v1/``) and Django's own pages elsewhere. An unreachable database is a 503
-``service_unavailable`` with ``Retry-After`` everywhere, not a 500. Views and services raise
-``ApiError(status, code, message, field=None)`` for errors of their own.
+``service_unavailable`` with ``Retry-After`` everywhere, not a 500. Services raise the
+domain's errors (``imagegen.errors``), mapped to a status here once; views raise
+``ApiError(status, code, message, field=None)`` for errors of the HTTP layer itself.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from imagegen import errors as domain
 from imagegen.database import RETRY_AFTER_SECONDS, is_database_unavailable
 from imagegen.logging import request_id_var
+from imagegen.statuses import status_for
 
 logger = logging.getLogger("imagegen.api")
 
@@ -41,7 +44,7 @@ UNAVAILABLE = ("service_unavailable", "The service is temporarily unavailable; t
 
 
 class ApiError(exceptions.APIException):
-    """An API error with a stable machine-readable ``code``; raise it from views or services.
+    """An API error with a stable machine-readable ``code``; raise it from views (services raise the domain's).
 
     >>> raise ApiError(409, "already_finished", "The generation has already ended.")
     >>> raise ApiError(400, "unknown_style", "style: must be one of photo, ...", field="style")
@@ -66,6 +69,11 @@ class ApiError(exceptions.APIException):
         self.field = field
         self.headers = dict(headers or {})
         self.wait = wait
+
+
+def api_error(exc: domain.DomainError) -> ApiError:
+    """A domain error as the API's error, same code, message, field and wait."""
+    return ApiError(status_for(exc), exc.code, exc.message, exc.field, wait=exc.wait)
 
 
 def error_body(code: str, message: str, field: str | None = None, details: dict[str, list[str]] | None = None) -> dict:
@@ -115,6 +123,17 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     elif isinstance(exc, DjangoValidationError):
         # Services raise Django's ValidationError (forms understand it too).
         exc = exceptions.ValidationError(serializers.as_serializer_error(exc))
+    elif isinstance(exc, domain.Unauthenticated):
+        # What DRF does for its own AuthenticationFailed: the view's challenge, or 403 without one.
+        exc = exceptions.AuthenticationFailed(exc.message, code=exc.code)
+        view, request = context.get("view"), context.get("request")
+        header = view.get_authenticate_header(request) if view is not None and request is not None else None
+        if header:
+            exc.auth_header = header
+        else:
+            exc.status_code = 403
+    elif isinstance(exc, domain.DomainError):
+        exc = api_error(exc)
     if not isinstance(exc, exceptions.APIException):
         return None
 

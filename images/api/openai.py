@@ -33,6 +33,7 @@ from rest_framework.views import APIView
 
 from imagegen.api.errors import ApiError, exception_handler
 from imagegen.api.idempotency import idempotency_key_header
+from imagegen.errors import NotFound
 from images import params
 from images.api.serializers import GenerationParams, absolute
 from images.models import Generation
@@ -198,7 +199,7 @@ def _retried_generation(request: Request, unanswered: str | None) -> Generation 
         return None
     try:
         return generation_get(user=request.user, generation_id=generation_id)
-    except ApiError:  # deleted since
+    except NotFound:  # deleted since
         return None
 
 

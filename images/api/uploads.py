@@ -14,7 +14,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from imagegen.api.errors import ApiError, error_response
+from imagegen.api.errors import error_response
+from imagegen.errors import DomainError
+from imagegen.statuses import status_for
 from images.models import Image
 from images.services.uploads import direct_upload_receive, verify_upload_signature
 from images.storage import is_s3
@@ -43,6 +45,6 @@ def local_upload(request: HttpRequest, image_id: uuid.UUID) -> HttpResponse:
         return error_response(400, "bad_request", "Content-Length is not a number", "Content-Length")
     try:
         direct_upload_receive(image_id=image_id, stream=request, content_type=request.content_type or "", length=length)
-    except ApiError as exc:
-        return error_response(exc.status_code, exc.code, exc.message, exc.field)
+    except DomainError as exc:
+        return error_response(status_for(exc), exc.code, exc.message, exc.field)
     return JsonResponse({"image_id": str(image_id), "uploaded": True})

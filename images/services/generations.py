@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.quotas import check_quota
-from imagegen.api.errors import ApiError
 from imagegen.compiled import CompiledQuery
+from imagegen.errors import Conflict, Invalid, NotFound
 from images.api.serializers import GenerationParams
 from images.models import Generation, Image
 from images.params import MAX_SEED
@@ -45,7 +45,7 @@ def _owned_reference_images(*, user: User, ids: list[str]) -> list[str]:
     )
     missing = [i for i in ids if i not in found]
     if missing:
-        raise ApiError(400, "not_found", f"reference image not found: {', '.join(missing)}", field="reference_images")
+        raise Invalid("not_found", f"reference image not found: {', '.join(missing)}", field="reference_images")
     return ids
 
 
@@ -59,8 +59,7 @@ def _replay(*, user: User, key: str, fingerprint: str) -> Generation | None:
         Generation.objects.filter(pk=existing.pk).update(idempotency_key=None)
         return None
     if existing.request_fingerprint != fingerprint:
-        raise ApiError(
-            409,
+        raise Conflict(
             "idempotency_key_reused",
             "this Idempotency-Key was used with a different request body",
             field="Idempotency-Key",
@@ -74,7 +73,7 @@ def generation_create(
     """Create a generation and queue its job once the row is committed.
 
     Returns ``(generation, created)``; ``created`` is False when an earlier
-    request with the same ``idempotency_key`` is replayed. Raises ApiError
+    request with the same ``idempotency_key`` is replayed. Raises a domain error
     (400 for foreign reference images, 409 for a reused key with another
     body) and QuotaExceeded (429). A broker that does not take the message is
     no error: the job is committed and its message re-sent later (publishing.py).
@@ -124,7 +123,7 @@ def generation_create(
 
 
 def generation_cancel(*, user: User, generation_id: object) -> Generation:
-    """Cancel a queued or running generation (ApiError 404 / 409 otherwise).
+    """Cancel a queued or running generation (NotFound / Conflict otherwise).
 
     The row turns ``canceled`` at once; a worker running it sees that at its
     next step, stops, and discards what it made.
@@ -136,7 +135,7 @@ def generation_cancel(*, user: User, generation_id: object) -> Generation:
     )
     if not updated:
         generation.refresh_from_db(fields=["status"])
-        raise ApiError(409, "already_finished", f"generation already ended as {generation.status}")
+        raise Conflict("already_finished", f"generation already ended as {generation.status}")
     return generation_get(user=user, generation_id=generation.pk)
 
 
@@ -196,10 +195,10 @@ def generation_detail(*, user: User, generation_id: object) -> tuple[Generation,
     try:
         pk = uuid.UUID(str(generation_id))
     except ValueError:
-        raise ApiError(404, "not_found", "generation not found") from None
+        raise NotFound("not_found", "generation not found") from None
     rows = _DETAIL.rows(user_id=user.pk, pk=pk)
     if not rows:
-        raise ApiError(404, "not_found", "generation not found")
+        raise NotFound("not_found", "generation not found")
     size = len(_GENERATION_FIELDS)
     generation = Generation.from_db("default", _GENERATION_FIELDS, rows[0][:size])
     generation.queued_ahead = rows[0][size]

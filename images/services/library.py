@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Aggregate, JSONField, OuterRef, QuerySet, Subquery
 
 from accounts.models import User
-from imagegen.api.errors import ApiError
+from imagegen.errors import Conflict, DomainError, Invalid, NotFound
 from images.models import Image, Tag
 from images.services.relocation import image_files_relocate, is_published
 from images.storage import EXTENSIONS, delete_keys, file_url, is_public_key, is_s3, signed_local_url
@@ -91,8 +91,8 @@ def image_fingerprint(image: Image) -> str:
     return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
 
 
-def _not_found(image_id: object) -> ApiError:
-    return ApiError(404, "not_found", f"image {image_id} not found")
+def _not_found(image_id: object) -> DomainError:
+    return NotFound("not_found", f"image {image_id} not found")
 
 
 # --- Tags -----------------------------------------------------------------------------
@@ -101,22 +101,22 @@ def _not_found(image_id: object) -> ApiError:
 def clean_tags(values: Iterable[object], *, field: str = "tags") -> list[str]:
     """Tag names from strings (each may hold several, comma-separated): trimmed, lower-cased, de-duplicated.
 
-    Raises ApiError 400 for a value that is not a string, a tag over 64
+    Raises a domain error 400 for a value that is not a string, a tag over 64
     characters, or more than 20 tags.
     """
     names: list[str] = []
     for value in values:
         if not isinstance(value, str):
-            raise ApiError(400, "invalid", f"{field}: each tag must be a string, got {type(value).__name__}", field)
+            raise Invalid("invalid", f"{field}: each tag must be a string, got {type(value).__name__}", field)
         names += [part.strip().lower() for part in value.split(",")]
     names = list(dict.fromkeys(name for name in names if name))
     for name in names:
         if len(name) > MAX_TAG_LENGTH:
-            raise ApiError(
-                400, "max_length", f"{field}: tag {name[:20]!r}… is longer than {MAX_TAG_LENGTH} characters", field
+            raise Invalid(
+                "max_length", f"{field}: tag {name[:20]!r}… is longer than {MAX_TAG_LENGTH} characters", field
             )
     if len(names) > MAX_TAGS:
-        raise ApiError(400, "max_length", f"{field}: at most {MAX_TAGS} tags, got {len(names)}", field)
+        raise Invalid("max_length", f"{field}: at most {MAX_TAGS} tags, got {len(names)}", field)
     return names
 
 
@@ -150,8 +150,8 @@ def image_update(
         fields = {"title": title, "category": category, "visibility": visibility}
         changed = [name for name, value in fields.items() if value is not None]
         if visibility is not None and visibility not in Image.Visibility.values:
-            raise ApiError(
-                400, "invalid_choice", f"visibility: must be one of {', '.join(Image.Visibility.values)}", "visibility"
+            raise Invalid(
+                "invalid_choice", f"visibility: must be one of {', '.join(Image.Visibility.values)}", "visibility"
             )
         for name in changed:
             setattr(image, name, fields[name])
@@ -185,7 +185,7 @@ def images_bulk_delete(*, user: User, ids: list[uuid.UUID]) -> tuple[list[str], 
     Someone else's ids are ``not_found``: whether they exist is not the caller's business.
     """
     if len(ids) > MAX_BULK_DELETE:
-        raise ApiError(400, "max_length", f"ids: at most {MAX_BULK_DELETE} ids, got {len(ids)}", "ids")
+        raise Invalid("max_length", f"ids: at most {MAX_BULK_DELETE} ids, got {len(ids)}", "ids")
     wanted = [str(pk) for pk in dict.fromkeys(ids)]
     with transaction.atomic():
         images = list(Image.objects.filter(user=user, pk__in=wanted))
@@ -216,16 +216,16 @@ def image_download_url(*, user: User, image_id: object, variant: str = "original
     attachment`` and a file name; a CDN URL serves the file as it is.
     """
     if variant not in DOWNLOAD_VARIANTS:
-        raise ApiError(400, "invalid_choice", f"variant: must be one of {', '.join(DOWNLOAD_VARIANTS)}", "variant")
+        raise Invalid("invalid_choice", f"variant: must be one of {', '.join(DOWNLOAD_VARIANTS)}", "variant")
     image = image_get(user=user, image_id=image_id)
     if image.processing != Image.Processing.READY:
-        raise ApiError(409, "not_ready", f"image {image.pk} is {image.processing}: nothing can be downloaded yet")
+        raise Conflict("not_ready", f"image {image.pk} is {image.processing}: nothing can be downloaded yet")
     if variant == "original":
         key, content_type = image.storage_key, image.content_type
     else:
         stored = image.variants.get(variant)
         if not stored:
-            raise ApiError(404, "variant_not_found", f"image {image.pk} has no {variant} variant", "variant")
+            raise NotFound("variant_not_found", f"image {image.pk} has no {variant} variant", "variant")
         key, content_type = stored["key"], stored.get("content_type") or f"image/{stored.get('format', '').lower()}"
     if is_published(image) and settings.CDN_URL and is_public_key(key):
         return file_url(key, public=True)

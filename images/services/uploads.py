@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.quotas import check_upload_quota, uploads_record
-from imagegen.api.errors import ApiError
+from imagegen.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
 from images import processing
 from images.models import Image
 from images.services.derive import derive_image
@@ -90,9 +90,8 @@ class CheckedUpload:
 # --- Checks -------------------------------------------------------------------------
 
 
-def _limit_error(name: str, size: int) -> ApiError:
-    return ApiError(
-        413,
+def _limit_error(name: str, size: int) -> DomainError:
+    return TooLarge(
         "file_too_large",
         f"{name}: {size} bytes is over the limit of {settings.MAX_UPLOAD_BYTES} bytes",
         field="files",
@@ -100,11 +99,11 @@ def _limit_error(name: str, size: int) -> ApiError:
 
 
 def check_image_bytes(name: str, data: bytes, *, field: str = "files") -> processing.ImageInfo:
-    """Sniff ``data`` and read its header, never its pixels; ApiError 400 naming ``name`` when it is refused."""
+    """Sniff ``data`` and read its header, never its pixels; Invalid naming ``name`` when it is refused."""
     try:
         return processing.probe(data, max_pixels=settings.MAX_IMAGE_PIXELS)
     except processing.InvalidImage as exc:
-        raise ApiError(400, exc.code, f"{name}: {exc.message}", field=field) from None
+        raise Invalid(exc.code, f"{name}: {exc.message}", field=field) from None
 
 
 def _read_limited(file: UploadFile, name: str) -> bytes:
@@ -118,9 +117,9 @@ def _read_limited(file: UploadFile, name: str) -> bytes:
 def check_uploads(files: list[UploadFile]) -> list[CheckedUpload]:
     """Every rule of the files themselves, for all of them, before anything is stored (quotas come next)."""
     if not files:
-        raise ApiError(400, "required", "files: send at least one file", field="files")
+        raise Invalid("required", "files: send at least one file", field="files")
     if len(files) > MAX_FILES:
-        raise ApiError(400, "too_many_files", f"files: at most {MAX_FILES} files, got {len(files)}", field="files")
+        raise Invalid("too_many_files", f"files: at most {MAX_FILES} files, got {len(files)}", field="files")
     checked = []
     for position, file in enumerate(files, start=1):
         name = (file.name or f"file #{position}")[:255]
@@ -147,7 +146,7 @@ def image_upload(
 
     Every file is checked first: one bad file refuses the whole request and
     nothing is stored. Pixels are decoded by the worker, which fails an
-    image that does not decode. Raises ApiError: 400 ``too_many_files``,
+    image that does not decode. Raises a domain error: 400 ``too_many_files``,
     ``not_an_image``, ``unsupported_format``, ``too_many_pixels``,
     ``corrupt``...; 413 ``file_too_large``, ``storage_quota_exceeded``; 429
     ``upload_quota_exceeded``.
@@ -155,8 +154,8 @@ def image_upload(
     from images.tasks import process_image
 
     if visibility not in Image.Visibility.values:
-        raise ApiError(
-            400, "invalid_choice", f"visibility: must be one of {', '.join(Image.Visibility.values)}", "visibility"
+        raise Invalid(
+            "invalid_choice", f"visibility: must be one of {', '.join(Image.Visibility.values)}", "visibility"
         )
     tag_names = clean_tags(tags or [])
     checked = check_uploads(files)
@@ -305,21 +304,20 @@ def direct_upload_create(
     limited to ``MAX_UPLOAD_BYTES`` and the announced content type. Local
     storage: a signed PUT URL on this server (``base_url`` makes it
     absolute). The upload counts against today's quota now, and its announced
-    size against storage until it is completed. Raises ApiError 400
+    size against storage until it is completed. Raises a domain error 400
     ``unsupported_format``, 413 ``file_too_large``,
     ``storage_quota_exceeded``, 429 ``upload_quota_exceeded``.
     """
     content_type = content_type.strip().lower()
     if content_type not in DIRECT_UPLOAD_TYPES:
-        raise ApiError(
-            400,
+        raise Invalid(
             "unsupported_format",
             f"content_type: {content_type!r} is not accepted; use one of {', '.join(DIRECT_UPLOAD_TYPES)}",
             field="content_type",
         )
     if size > settings.MAX_UPLOAD_BYTES:
-        raise ApiError(
-            413, "file_too_large", f"{filename}: {size} bytes is over the limit of {settings.MAX_UPLOAD_BYTES} bytes",
+        raise TooLarge(
+            "file_too_large", f"{filename}: {size} bytes is over the limit of {settings.MAX_UPLOAD_BYTES} bytes",
             field="bytes",
         )  # fmt: skip
     image_id = uuid.uuid4()
@@ -379,29 +377,29 @@ def direct_upload_receive(*, image_id: uuid.UUID, stream: IO[bytes], content_typ
     """Store the body of a local signed PUT at its image's staging key (the signature was checked by the view).
 
     Reads at most ``MAX_UPLOAD_BYTES`` (413 past it, whatever Content-Length
-    said). Raises ApiError 404 for an unknown image, 409 when it is no longer
+    said). Raises a domain error 404 for an unknown image, 409 when it is no longer
     awaiting its file, 400 for a content type other than the announced one.
     """
     image = Image.objects.filter(pk=image_id).first()
     if image is None:
-        raise ApiError(404, "not_found", f"image {image_id} not found")
+        raise NotFound("not_found", f"image {image_id} not found")
     if image.processing != Image.Processing.AWAITING_UPLOAD:
-        raise ApiError(409, "already_completed", f"image {image_id} is no longer awaiting its upload")
+        raise Conflict("already_completed", f"image {image_id} is no longer awaiting its upload")
     if content_type.split(";")[0].strip().lower() != image.content_type:
-        raise ApiError(
-            400, "content_type_mismatch", f"Content-Type must be {image.content_type}, as announced", "Content-Type"
+        raise Invalid(
+            "content_type_mismatch", f"Content-Type must be {image.content_type}, as announced", "Content-Type"
         )
     limit = settings.MAX_UPLOAD_BYTES
     if length is not None and length > limit:
-        raise ApiError(413, "file_too_large", f"{length} bytes is over the limit of {limit} bytes")
+        raise TooLarge("file_too_large", f"{length} bytes is over the limit of {limit} bytes")
     chunks, total = [], 0
     while chunk := stream.read(64 * 1024):
         total += len(chunk)
         if total > limit:
-            raise ApiError(413, "file_too_large", f"the body is over the limit of {limit} bytes")
+            raise TooLarge("file_too_large", f"the body is over the limit of {limit} bytes")
         chunks.append(chunk)
     if not total:
-        raise ApiError(400, "empty", "the body is empty")
+        raise Invalid("empty", "the body is empty")
     store_bytes(image.storage_key, b"".join(chunks))
 
 
@@ -412,7 +410,7 @@ def direct_upload_complete(*, user: User, image_id: object) -> tuple[Image, bool
     completed (a repeated call is harmless). The bytes checked are the bytes
     stored at ``images/<user>/<image>/upload.<ext>``; the staging object is
     deleted, so nothing sent to the upload URL afterwards reaches the image.
-    Raises ApiError 404, 409 ``upload_missing`` when no file arrived,
+    Raises a domain error 404, 409 ``upload_missing`` when no file arrived,
     413/400 when the file breaks the upload rules, 413
     ``storage_quota_exceeded`` when its real size does not fit (the staging
     file is then deleted, so the client can upload again).
@@ -433,7 +431,7 @@ def direct_upload_complete(*, user: User, image_id: object) -> tuple[Image, bool
             User.objects.select_for_update().filter(pk=user.pk).first()
             try:
                 check_upload_quota(user=user, files=0, nbytes=info.bytes, exclude_image_id=image.pk, field="file")
-            except ApiError:
+            except DomainError:
                 delete_keys([staging])
                 raise
             stored = image_key(user_id=user.pk, image_id=image.pk, name=_upload_name(info.content_type))
@@ -454,7 +452,7 @@ def _check_staged(image: Image) -> tuple[processing.ImageInfo, bytes]:
     """What arrived at a direct upload's staging key, checked like a multipart file; deleted when refused."""
     key = image.storage_key
     if not default_storage.exists(key):
-        raise ApiError(409, "upload_missing", f"nothing was uploaded for image {image.pk} yet")
+        raise Conflict("upload_missing", f"nothing was uploaded for image {image.pk} yet")
     name = image.original_filename or str(image.pk)
     try:
         size = default_storage.size(key)
@@ -464,7 +462,7 @@ def _check_staged(image: Image) -> tuple[processing.ImageInfo, bytes]:
         if len(data) > settings.MAX_UPLOAD_BYTES:  # replaced by a larger file since
             raise _limit_error(name, len(data))
         return check_image_bytes(name, data, field="file"), data
-    except ApiError:
+    except DomainError:
         delete_keys([key])
         raise
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
-from typing import TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,10 +20,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
-from rest_framework.exceptions import APIException
 
-from accounts.web.forms import add_service_error
-from imagegen.api.errors import ApiError
+from imagegen.errors import DomainError
+from imagegen.pages import add_service_error, or_404
+from imagegen.statuses import status_for
 from images.api.filters import DEFAULT_ORDERING, ORDERINGS, ImageFilter, PublicImageFilter
 from images.api.serializers import GenerationCreateSerializer, GenerationSerializer, ImageSerializer
 from images.models import Image
@@ -55,18 +53,6 @@ REFERENCE_CHOICES = 24
 REFERENCE_WAIT_SECONDS = 15
 SORTS = [("-created_at", "Newest first"), ("created_at", "Oldest first"), ("-bytes", "Largest first"),
          ("title", "Title, A to Z")]  # fmt: skip
-
-T = TypeVar("T")
-
-
-def _or_404(call: Callable[[], T]) -> T:
-    """Run a service call; its "not found" (another user's id included) becomes this page's 404."""
-    try:
-        return call()
-    except ApiError as exc:
-        if exc.status_code == 404:
-            raise Http404(exc.message) from None
-        raise
 
 
 def _images(request: HttpRequest, images: list[Image]) -> list[dict]:
@@ -160,7 +146,7 @@ def gallery_delete(request: HttpRequest) -> HttpResponse:
         return redirect(back)
     try:
         deleted, _not_found = images_bulk_delete(user=request.user, ids=ids)
-    except ApiError as exc:
+    except DomainError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Deleted {len(deleted)} image{'s' if len(deleted) != 1 else ''}.")
@@ -207,13 +193,13 @@ def _generation_form(
 def _create_initial(request: HttpRequest) -> dict:
     """Prefill from ``?remix=<image id>`` (its generation's parameters) or ``?reference=<image id>``."""
     if remix := request.GET.get("remix"):
-        image = _or_404(lambda: image_get(user=request.user, image_id=remix))
+        image = or_404(lambda: image_get(user=request.user, image_id=remix))
         if image.generation_id:
-            generation = _or_404(lambda: generation_get(user=request.user, generation_id=image.generation_id))
+            generation = or_404(lambda: generation_get(user=request.user, generation_id=image.generation_id))
             return initial_from_generation(generation)
         return {"reference_images": [str(image.pk)], "prompt": image.prompt}
     if reference := request.GET.get("reference"):
-        image = _or_404(lambda: image_get(user=request.user, image_id=reference))
+        image = or_404(lambda: image_get(user=request.user, image_id=reference))
         return {"reference_images": [str(image.pk)]}
     return {}
 
@@ -267,9 +253,9 @@ def create(request: HttpRequest) -> HttpResponse:
             idempotency_key=request.POST.get("idempotency_key") or None,
             request_id=getattr(request, "request_id", ""),
         )
-    except APIException as exc:
+    except DomainError as exc:
         add_service_error(form, exc)
-        return _render_create(request, form, status=getattr(exc, "status_code", 400))
+        return _render_create(request, form, status=status_for(exc))
     return redirect("generation", pk=generation.pk)
 
 
@@ -277,7 +263,7 @@ def _store_reference(request: HttpRequest, form: GenerationForm, file: object) -
     """Upload the reference file as the user's image and wait (briefly) for the worker to process it."""
     try:
         (image,) = image_upload(user=request.user, files=[file], title="Reference")
-    except APIException as exc:
+    except DomainError as exc:
         add_service_error(form, exc, aliases={"files": "reference_file", "file": "reference_file"})
         return None
     image = _wait_for_processing(image, seconds=REFERENCE_WAIT_SECONDS)
@@ -301,7 +287,7 @@ def _wait_for_processing(image: Image, *, seconds: float) -> Image:
 
 @login_required
 def generation_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    generation = _or_404(lambda: generation_get(user=request.user, generation_id=pk))
+    generation = or_404(lambda: generation_get(user=request.user, generation_id=pk))
     data = GenerationSerializer(generation, context={"request": request}).data
     context = {"generation": generation, "data": data, "poll_url": reverse("generation-detail", args=[generation.pk])}
     return render(request, "images/generation.html", context)
@@ -311,8 +297,8 @@ def generation_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 @require_POST
 def generation_cancel_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     try:
-        _or_404(lambda: generation_cancel(user=request.user, generation_id=pk))
-    except ApiError as exc:
+        or_404(lambda: generation_cancel(user=request.user, generation_id=pk))
+    except DomainError as exc:
         messages.warning(request, f"Not canceled: {exc.message}.")
     else:
         messages.success(request, "Generation canceled.")
@@ -336,7 +322,7 @@ def _own_image(request: HttpRequest, pk: uuid.UUID) -> Image | None:
         return None
     try:
         return image_get(user=request.user, image_id=pk)
-    except ApiError:
+    except DomainError:
         return None
 
 
@@ -364,7 +350,7 @@ def image_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
                     visibility=form.cleaned_data["visibility"],
                     tags=[form.cleaned_data["tags"]],
                 )
-            except ApiError as exc:
+            except DomainError as exc:
                 add_service_error(form, exc)
             else:
                 messages.success(request, "Saved.")
@@ -388,7 +374,7 @@ def image_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
 @login_required
 @require_POST
 def image_delete_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-    _or_404(lambda: image_delete(user=request.user, image_id=pk))
+    or_404(lambda: image_delete(user=request.user, image_id=pk))
     messages.success(request, "Image deleted.")
     return redirect("gallery")
 
@@ -414,9 +400,9 @@ def upload(request: HttpRequest) -> HttpResponse:
                     tags=[data["tags"]],
                     visibility=data["visibility"],
                 )
-            except APIException as exc:
+            except DomainError as exc:
                 add_service_error(form, exc, aliases={"file": "files"})
-                status = getattr(exc, "status_code", 400)
+                status = status_for(exc)
             else:
                 count = len(images)
                 messages.success(

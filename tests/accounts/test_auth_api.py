@@ -9,13 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 import jwt
 import pytest
 from django.db import connection, connections
-from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts import services
 from accounts.models import RefreshTokenFamily, User
 from accounts.services import FAMILY_CLAIM, tokens_for_user
+from imagegen.errors import Unauthenticated
 from tests.accounts.helpers import bearer, error_of
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
@@ -303,7 +303,7 @@ def test_of_two_requests_racing_with_one_refresh_token_one_wins_and_the_family_d
     winner = services.token_refresh(refresh=tokens["refresh"])
     monkeypatch.setattr(services, "_refresh_token", lambda raw: read_early)
 
-    with pytest.raises(AuthenticationFailed, match="blacklisted"):
+    with pytest.raises(Unauthenticated, match="blacklisted"):
         services.token_refresh(refresh=tokens["refresh"])
 
     monkeypatch.undo()
@@ -390,7 +390,7 @@ def test_two_requests_truly_racing_with_one_refresh_token_get_at_most_one_pair_a
         barrier.wait()
         try:
             return services.token_refresh(refresh=first["refresh"])
-        except AuthenticationFailed:
+        except Unauthenticated:
             return None
         finally:
             connections.close_all()
@@ -400,5 +400,5 @@ def test_two_requests_truly_racing_with_one_refresh_token_get_at_most_one_pair_a
 
     won = [pair for pair in results if pair is not None]
     assert len(won) == 1
-    with pytest.raises(AuthenticationFailed, match="sign-in was revoked"):
+    with pytest.raises(Unauthenticated, match="sign-in was revoked"):
         services.token_refresh(refresh=won[0]["refresh"])

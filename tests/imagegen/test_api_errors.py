@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from imagegen import errors as domain
 from imagegen.api.errors import ApiError, error_response, validation_error_body
 from tests.factories import UserFactory
 
@@ -81,6 +82,24 @@ class ApiErrorView(APIView):
         raise ApiError(409, "already_finished", "The job has already ended.", field="id", headers={"X-Extra": "1"})
 
 
+DOMAIN_ERRORS = {
+    "invalid": domain.Invalid("unknown_style", "style: must be one of photo, art", field="style"),
+    "unauthenticated": domain.Unauthenticated("password_changed", "The password has changed."),
+    "forbidden": domain.Forbidden("key_not_allowed", "API keys cannot do this."),
+    "not_found": domain.NotFound("not_found", "image 42 not found"),
+    "conflict": domain.Conflict("already_finished", "generation already ended as succeeded"),
+    "too_large": domain.TooLarge("file_too_large", "a.png: too big", field="files"),
+    "limit": domain.LimitReached("quota_exceeded", "Daily quota used up.", wait=90.2),
+}
+
+
+class DomainErrorView(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request, kind):
+        raise DOMAIN_ERRORS[kind]
+
+
 class ServiceErrorView(APIView):
     permission_classes = [AllowAny]
 
@@ -123,6 +142,7 @@ urlpatterns = [
     path("api/v1/boom", BoomView.as_view()),
     path("api/v1/api-error", ApiErrorView.as_view()),
     path("api/v1/service-error", ServiceErrorView.as_view()),
+    path("api/v1/domain-error/<str:kind>", DomainErrorView.as_view()),
     path("api/v1/throttled", ThrottledView.as_view()),
     path("api/v1/plain-boom", plain_boom),
     path("api/v1/plain-error", plain_api_error),
@@ -331,3 +351,29 @@ def test_an_unhandled_exception_under_v1_is_a_500_in_openais_shape(client):
     response = client.get("/v1/boom")
     assert response.status_code == 500
     assert response.json()["error"]["type"] == "server_error"
+
+
+# --- The domain's errors ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [("invalid", 400), ("forbidden", 403), ("not_found", 404), ("conflict", 409), ("too_large", 413), ("limit", 429)],
+)
+def test_a_domain_error_answers_its_status_with_its_code_message_and_field(client, kind, status):
+    raised = DOMAIN_ERRORS[kind]
+    error = error_of(client.get(f"/api/v1/domain-error/{kind}"), status)
+
+    assert error == {"code": raised.code, "message": raised.message, "field": raised.field}
+
+
+def test_a_quota_error_says_when_to_retry(client):
+    assert client.get("/api/v1/domain-error/limit")["Retry-After"] == "91"
+
+
+def test_refused_credentials_answer_401_with_the_challenge_and_the_documented_code(client):
+    response = client.get("/api/v1/domain-error/unauthenticated")
+    error = error_of(response, 401)
+
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert error == {"code": "authentication_failed", "message": "The password has changed.", "field": None}

@@ -210,16 +210,16 @@ def test_an_awaiting_upload_can_be_read_and_deleted_by_its_owner(api, django_cap
 def test_the_body_is_cut_off_at_the_limit_even_when_content_length_is_absent(api, settings):
     import io
 
-    from imagegen.api.errors import ApiError
+    from imagegen.errors import TooLarge
     from images.services.uploads import direct_upload_receive
 
     settings.MAX_UPLOAD_BYTES = 100_000
     body = start(api)
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(TooLarge) as refused:
         direct_upload_receive(
             image_id=body["image_id"], stream=io.BytesIO(b"x" * 100_001), content_type="image/png", length=None
         )
-    assert refused.value.status_code == 413
+    assert refused.value.code == "file_too_large"
     assert not default_storage.exists(Image.objects.get(pk=body["image_id"]).storage_key)
 
 

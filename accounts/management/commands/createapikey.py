@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
 from accounts.services import api_key_create
-from imagegen.api.errors import ApiError
+from imagegen.errors import DomainError
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
             key, raw_key = api_key_create(user=user, name=name)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
-        except ApiError as exc:
+        except DomainError as exc:
             raise CommandError(exc.message) from None
         self.stderr.write(f"API key {key.prefix}… ({key.name}) for {user.email}; it is shown only now:")
         self.stdout.write(raw_key)
