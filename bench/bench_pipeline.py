@@ -67,11 +67,11 @@ def _measure(jobs: int) -> dict:
 
     call_command("migrate", verbosity=0)
     from accounts.models import User
-    from images.api.serializers import GenerationParams
     from images.models import Generation
     from images.providers import get_provider
     from images.providers.base import RenderRequest
     from images.services.generations import generation_create
+    from images.services.resolver import GenerationParams
 
     user = User.objects.create_user("bench@example.com", "bench-password-123")
     user.tier = "enterprise"  # unlimited quota

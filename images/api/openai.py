@@ -35,10 +35,11 @@ from imagegen.api.errors import ApiError, exception_handler
 from imagegen.api.idempotency import idempotency_key_header
 from imagegen.errors import NotFound
 from images import params
-from images.api.serializers import GenerationParams, absolute
+from images.api.serializers import absolute
 from images.models import Generation
-from images.providers import configured_providers, default_provider_name
+from images.providers import configured_providers
 from images.services.generations import WAIT_SLOTS, generation_create, generation_get, generation_wait
+from images.services.resolver import generation_params, resolve_model_by_name
 from images.storage import file_url, read_bytes
 from images.styles import STYLES, styled_prompt
 
@@ -86,18 +87,7 @@ class OpenAIImageRequest(serializers.Serializer):
         return value if value in STYLES else ""
 
     def validate(self, attrs: dict) -> dict:
-        providers = configured_providers()
-        model = attrs["model"]
-        if not model:
-            provider = default_provider_name()
-            model = providers[provider].models()[0]
-        else:
-            provider = next((name for name, p in providers.items() if model in p.models()), None)
-            if provider is None:
-                known = [m for p in providers.values() for m in p.models()]
-                raise ApiError(400, "model_not_found", f"model {model!r} is not available; use one of "
-                               f"{', '.join(known)}", field="model")  # fmt: skip
-        attrs["provider"], attrs["model"] = provider, model
+        attrs["provider"], attrs["model"] = resolve_model_by_name(attrs["model"])
         return attrs
 
 
@@ -128,11 +118,9 @@ class ImagesGenerationsView(OpenAIView):
         form = OpenAIImageRequest(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        width, height = params.parse_size(data["size"])
-        generation_params = GenerationParams(
+        request_params = generation_params(
             prompt=data["prompt"].strip(),
-            width=width,
-            height=height,
+            size=data["size"],
             provider=data["provider"],
             model=data["model"],
             n=data["n"],
@@ -150,7 +138,7 @@ class ImagesGenerationsView(OpenAIView):
             if generation is None:
                 generation, _ = generation_create(
                     user=request.user,
-                    params=generation_params,
+                    params=request_params,
                     idempotency_key=idempotency_key,
                     request_id=getattr(request._request, "request_id", ""),
                 )

@@ -1,11 +1,9 @@
-"""Output shapes of generations and images, and the generation request's input rules."""
+"""Output shapes of generations and images, and the shapes of their inputs (the rules: services/resolver.py)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from typing import ClassVar
-from urllib.parse import urlsplit
+from collections.abc import Callable
+from typing import ClassVar, TypeVar
 
 from django.conf import settings
 from django.utils import timezone
@@ -15,12 +13,12 @@ from rest_framework.fields import empty
 from rest_framework.utils import html
 
 from imagegen.api.strict import RejectUnknownFields
+from imagegen.errors import Invalid
 from images import params
 from images.models import Generation, Image
-from images.providers import configured_providers, default_provider_name
+from images.services import resolver
 from images.services.relocation import is_published
 from images.storage import file_url
-from images.styles import STYLES
 
 
 def iso_datetime(value: object) -> str | None:
@@ -208,36 +206,15 @@ class GenerationSerializer(serializers.ModelSerializer):
         }
 
 
-@dataclass
-class GenerationParams:
-    """A validated generation request, as the service takes it."""
-
-    prompt: str
-    width: int
-    height: int
-    provider: str
-    negative_prompt: str = ""
-    style: str = ""
-    n: int = 1
-    seed: int | None = None
-    model: str = ""
-    quality: str = ""
-    strength: float | None = None
-    reference_images: list[str] = field(default_factory=list)
-    reference_image_urls: list[str] = field(default_factory=list)
-    webhook_url: str = ""
-    webhook_events: list[str] = field(default_factory=list)
-    metadata: dict = field(default_factory=dict)
-
-    def fingerprint_payload(self) -> dict:
-        """What makes two requests "the same" for Idempotency-Key purposes."""
-        return {k: v for k, v in self.__dict__.items()}
+T = TypeVar("T")
 
 
-def _choice_error(name: str, value: object, valid: list[str] | tuple[str, ...]) -> serializers.ValidationError:
-    return serializers.ValidationError(
-        {name: [f"{value!r} is not a valid {name}; valid values: {', '.join(valid)}"]}, code="invalid_choice"
-    )
+def _rule(check: Callable[[T], T], value: T) -> T:
+    """One of the resolver's rules as a field's validation (its message, its code)."""
+    try:
+        return check(value)
+    except Invalid as exc:
+        raise serializers.ValidationError(exc.message, code=exc.code) from None
 
 
 SIZE_HINT = 'give size as "WxH" (e.g. "512x512") or aspect_ratio + resolution'
@@ -278,103 +255,41 @@ class GenerationCreateSerializer(RejectUnknownFields):
     metadata = serializers.DictField(required=False, default=dict)
 
     def validate_style(self, value: str) -> str:
-        if value and value not in STYLES:
-            raise serializers.ValidationError(
-                f"{value!r} is not a style; valid styles: {', '.join(STYLES)}", code="invalid_choice"
-            )
-        return value
+        return _rule(resolver.check_style, value)
 
     def validate_reference_image_urls(self, value: list[str]) -> list[str]:
-        from images.fetch import FetchError, validate_url
-
-        for url in value:
-            try:
-                validate_url(url, allow_http=settings.DEBUG)
-            except FetchError as exc:
-                raise serializers.ValidationError(f"{url!r}: {exc.message}", code=exc.code) from None
-        return value
+        return _rule(resolver.check_reference_urls, value)
 
     def validate_webhook_url(self, value: str) -> str:
-        if not value:
-            return value
-        parts = urlsplit(value)
-        allowed = ("https", "http") if settings.DEBUG else ("https",)
-        if parts.scheme not in allowed or not parts.hostname:
-            raise serializers.ValidationError(
-                "webhook_url must be an https URL" + (" (or http in DEBUG)" if settings.DEBUG else ""),
-                code="invalid",
-            )
-        return value
+        return _rule(resolver.check_webhook_url, value)
 
     def validate_metadata(self, value: dict) -> dict:
-        if len(json.dumps(value)) > params.MAX_METADATA_BYTES:
-            raise serializers.ValidationError(
-                f"metadata must be at most {params.MAX_METADATA_BYTES} bytes of JSON", code="max_length"
-            )
-        return value
+        return _rule(resolver.check_metadata, value)
 
     def validate(self, attrs: dict) -> dict:
-        size, ratio, resolution = attrs.get("size"), attrs.get("aspect_ratio"), attrs.get("resolution")
-        if size and (ratio or resolution):
-            raise serializers.ValidationError(
-                {"size": ["give either size or aspect_ratio + resolution, not both"]}, code="conflict"
-            )
-        if size:
-            try:
-                width, height = params.parse_size(size)
-            except ValueError:
-                raise _choice_error("size", size, params.SIZES) from None
-        elif ratio or resolution:
-            if not ratio:
-                raise serializers.ValidationError(
-                    {"aspect_ratio": ["aspect_ratio is required with resolution"]}, code="required"
-                )
-            if ratio not in params.ASPECT_RATIOS:
-                raise _choice_error("aspect_ratio", ratio, params.ASPECT_RATIOS)
-            if (resolution or "1K") not in params.RESOLUTIONS:
-                raise _choice_error("resolution", resolution, tuple(params.RESOLUTIONS))
-            width, height = params.size_for_aspect_ratio(ratio, resolution or "1K")
-        else:
-            width, height = params.parse_size(params.DEFAULT_SIZE)
-
-        providers = configured_providers()
-        provider_name = attrs["provider"] or default_provider_name()
-        if provider_name not in providers:
-            raise _choice_error("provider", provider_name, list(providers))
-        models = providers[provider_name].models()
-        model = attrs["model"] or models[0]
-        if model not in models:
-            raise _choice_error("model", model, models)
-
-        if attrs.get("strength") is not None and not (attrs["reference_images"] or attrs["reference_image_urls"]):
-            raise serializers.ValidationError(
-                {"strength": ["strength applies only with reference_images or reference_image_urls"]}, code="invalid"
-            )
-        events = list(dict.fromkeys(attrs["webhook_events"]))
-        if events and not attrs["webhook_url"]:
-            raise serializers.ValidationError(
-                {"webhook_events": ["webhook_events needs a webhook_url"]}, code="required"
-            )
-        return {
-            "params": GenerationParams(
+        try:
+            generation = resolver.generation_params(
                 prompt=attrs["prompt"],
                 negative_prompt=attrs["negative_prompt"],
                 style=attrs["style"],
-                width=width,
-                height=height,
+                size=attrs.get("size"),
+                aspect_ratio=attrs.get("aspect_ratio"),
+                resolution=attrs.get("resolution"),
                 n=attrs["n"],
                 seed=attrs.get("seed"),
-                provider=provider_name,
-                model=model,
+                provider=attrs["provider"],
+                model=attrs["model"],
                 quality=attrs["quality"],
                 strength=attrs.get("strength"),
-                reference_images=[str(i) for i in dict.fromkeys(attrs["reference_images"])],
-                reference_image_urls=list(dict.fromkeys(attrs["reference_image_urls"])),
+                reference_images=attrs["reference_images"],
+                reference_image_urls=attrs["reference_image_urls"],
                 webhook_url=attrs["webhook_url"],
-                webhook_events=events or (list(params.WEBHOOK_EVENTS) if attrs["webhook_url"] else []),
+                webhook_events=attrs["webhook_events"],
                 metadata=attrs["metadata"],
             )
-        }
+        except Invalid as exc:
+            raise serializers.ValidationError({exc.field: [exc.message]}, code=exc.code) from None
+        return {"params": generation}
 
 
 # --- Images API: inputs and small output shapes ----------------------------------------

@@ -20,11 +20,11 @@ from accounts.models import User
 from accounts.quotas import check_quota
 from imagegen.compiled import CompiledQuery
 from imagegen.errors import Conflict, Invalid, NotFound
-from images.api.serializers import GenerationParams
 from images.models import Generation, Image
 from images.params import MAX_SEED
 from images.services.library import with_tag_names
 from images.services.publishing import generation_publish_on_commit, owed_fields
+from images.services.resolver import GenerationParams
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
