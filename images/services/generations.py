@@ -22,6 +22,7 @@ from imagegen.compiled import CompiledQuery
 from imagegen.errors import Conflict, Invalid, NotFound
 from images.models import Generation, Image
 from images.params import MAX_SEED
+from images.services import transitions
 from images.services.library import with_tag_names
 from images.services.publishing import generation_publish_on_commit, owed_fields
 from images.services.resolver import GenerationParams
@@ -129,11 +130,7 @@ def generation_cancel(*, user: User, generation_id: object) -> Generation:
     next step, stops, and discards what it made.
     """
     generation = generation_get(user=user, generation_id=generation_id)
-    now = timezone.now()
-    updated = Generation.objects.filter(pk=generation.pk, status__in=Generation.ACTIVE).update(
-        status=Generation.Status.CANCELED, cancel_requested=True, finished_at=now
-    )
-    if not updated:
+    if not transitions.cancel(generation.pk, user_id=user.pk):
         generation.refresh_from_db(fields=["status"])
         raise Conflict("already_finished", f"generation already ended as {generation.status}")
     return generation_get(user=user, generation_id=generation.pk)
@@ -263,30 +260,12 @@ def generation_wait(*, user: User, generation_id: object, seconds: float) -> Gen
 def generation_retry(*, generation: Generation) -> bool:
     """Staff action: run a failed or canceled generation again from scratch. False if it was not ended that way."""
     with transaction.atomic():
-        updated = Generation.objects.filter(
-            pk=generation.pk, status__in=[Generation.Status.FAILED, Generation.Status.CANCELED]
-        ).update(
-            status=Generation.Status.QUEUED,
-            progress=0,
-            attempts=0,
-            cancel_requested=False,
-            error_code="",
-            error_message="",
-            started_at=None,
-            finished_at=None,
-            heartbeat_at=None,
-            enqueued_at=timezone.now(),
-            **owed_fields(),
-        )
-        if updated:
+        restarted = transitions.restart(generation.pk)
+        if restarted:
             generation_publish_on_commit(generation_id=str(generation.pk))
-    return bool(updated)
+    return restarted
 
 
 def generation_cancel_any(*, generation: Generation) -> bool:
     """Staff action: cancel a queued or running generation of any user."""
-    return bool(
-        Generation.objects.filter(pk=generation.pk, status__in=Generation.ACTIVE).update(
-            status=Generation.Status.CANCELED, cancel_requested=True, finished_at=timezone.now()
-        )
-    )
+    return transitions.cancel(generation.pk)

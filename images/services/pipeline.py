@@ -29,6 +29,7 @@ from typing import TypeVar
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from imagegen.database import DATABASE_ERRORS, is_database_unavailable, outage_backoff, reset_connections
@@ -36,6 +37,7 @@ from images.failures import plain_message, reference_fetch_message, user_message
 from images.models import Generation, Image
 from images.providers import get_provider
 from images.providers.base import GeneratedImage, GenerationCanceled, ProviderError, ReferenceImage, RenderRequest
+from images.services import transitions
 from images.services.derive import DerivedImage, derive_image
 from images.storage import delete_keys, file_url, image_key, read_bytes, store_bytes
 from images.webhooks import queue_webhook
@@ -68,27 +70,18 @@ def backoff_seconds(attempt: int) -> float:
 
 
 def _claim(generation_id: str) -> tuple[Generation | None, RunOutcome | None]:
-    now = timezone.now()
-    stale_before = now - timedelta(seconds=settings.GENERATION_HEARTBEAT_TIMEOUT)
-    with transaction.atomic():
-        generation = Generation.objects.select_for_update().filter(pk=generation_id).first()
-        if generation is None:
-            return None, RunOutcome("missing")
-        if generation.status == RUNNING and generation.heartbeat_at and generation.heartbeat_at >= stale_before:
-            # Another worker holds it and is alive; look again once its heartbeat could have gone stale.
-            return None, RunOutcome("busy", retry_in=settings.GENERATION_HEARTBEAT_TIMEOUT + 1)
-        if generation.status not in Generation.ACTIVE:
-            return None, RunOutcome(generation.status)
-        if generation.attempts >= settings.GENERATION_MAX_ATTEMPTS:
-            _finish_failed(generation, generation.attempts, "too_many_attempts", plain_message("too_many_attempts"))
-            return None, RunOutcome(Generation.Status.FAILED)
-        generation.status = RUNNING
-        generation.attempts += 1
-        generation.progress = 0
-        generation.heartbeat_at = now
-        generation.started_at = generation.started_at or now
-        generation.save(update_fields=["status", "attempts", "progress", "heartbeat_at", "started_at"])
-    return generation, None
+    stale_before = timezone.now() - timedelta(seconds=settings.GENERATION_HEARTBEAT_TIMEOUT)
+    claimed = transitions.claim(generation_id, stale_before=stale_before, max_attempts=settings.GENERATION_MAX_ATTEMPTS)
+    if claimed.taken:
+        return claimed.generation, None
+    if claimed.reason == "busy":
+        # Another worker holds it and is alive; look again once its heartbeat could have gone stale.
+        return None, RunOutcome("busy", retry_in=settings.GENERATION_HEARTBEAT_TIMEOUT + 1)
+    if claimed.reason == "exhausted":
+        generation = claimed.generation
+        _finish_failed(generation, generation.attempts, "too_many_attempts", plain_message("too_many_attempts"))
+        return None, RunOutcome(Generation.Status.FAILED)
+    return None, RunOutcome(claimed.reason)
 
 
 def _owned(generation: Generation, attempt: int):
@@ -262,7 +255,6 @@ def _store_outputs(
 
 
 def _finish_succeeded(generation: Generation, attempt: int, results: list[tuple[uuid.UUID, DerivedImage]]) -> bool:
-    now = timezone.now()
     with transaction.atomic():
         locked = _owned(generation, attempt).select_for_update().first()
         if locked is None:
@@ -281,43 +273,29 @@ def _finish_succeeded(generation: Generation, attempt: int, results: list[tuple[
                 processing=Image.Processing.READY,
                 **derived.image_fields(),
             )
-        _owned(generation, attempt).update(
-            status=Generation.Status.SUCCEEDED,
-            progress=100,
-            finished_at=now,
-            heartbeat_at=now,
-            error_code="",
-            error_message="",
-        )
-        generation.status = Generation.Status.SUCCEEDED
+        transitions.succeed(generation, attempt=attempt)
         queue_webhook(generation=generation, event="completed")
     return True
 
 
 def _finish_failed(generation: Generation, attempt: int, code: str, message: str) -> None:
     """End the job as failed; ``message`` is shown to its owner, so it must carry no internal detail."""
-    active = Generation.objects.filter(pk=generation.pk, status__in=Generation.ACTIVE, attempts=attempt)
-    updated = active.update(
-        status=Generation.Status.FAILED, finished_at=timezone.now(), error_code=code, error_message=message[:2000]
-    )
-    if updated:
-        generation.status = Generation.Status.FAILED
-        generation.error_code, generation.error_message = code, message
-        transaction.on_commit(lambda: queue_webhook(generation=generation, event="failed"))
+    transitions.fail(generation, code=code, message=message, expect=Q(attempts=attempt))
 
 
 def _requeue(generation: Generation, attempt: int, code: str, message: str) -> RunOutcome:
     """Queue the job for another attempt; ``message`` is shown to its owner meanwhile."""
     retry_in = backoff_seconds(attempt)
-    updated = _owned(generation, attempt).update(
-        status=QUEUED,
-        progress=0,
-        error_code=code,
-        error_message=f"attempt {attempt} failed, retrying: {message}"[:2000],
+    requeued = transitions.requeue(
+        generation.pk,
+        expect=Q(status=RUNNING, attempts=attempt),
         # The sweeper leaves it alone until the retry is due.
-        enqueued_at=timezone.now() + timedelta(seconds=retry_in),
+        run_at=timezone.now() + timedelta(seconds=retry_in),
+        resend=False,
+        code=code,
+        message=f"attempt {attempt} failed, retrying: {message}",
     )
-    return RunOutcome(QUEUED, retry_in=retry_in) if updated else RunOutcome("lost")
+    return RunOutcome(QUEUED, retry_in=retry_in) if requeued else RunOutcome("lost")
 
 
 def _log_extra(generation: Generation, attempt: int, **fields: str) -> dict[str, object]:

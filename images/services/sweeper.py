@@ -7,15 +7,18 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from images.models import Generation
-from images.services.publishing import generation_publish_on_commit, owed_fields
-from images.webhooks import queue_webhook
+from images.services import transitions
+from images.services.publishing import generation_publish_on_commit
 
 logger = logging.getLogger(__name__)
 
 BATCH = 500
+QUEUED, RUNNING = Generation.Status.QUEUED, Generation.Status.RUNNING
+WORKER_LOST = "the worker running this job stopped answering"
 
 
 def generations_sweep() -> dict[str, int]:
@@ -24,7 +27,7 @@ def generations_sweep() -> dict[str, int]:
     The last resort for a lost message: a message the broker did not take is
     re-sent much sooner by images/services/publishing.py.
 
-    Every change is a conditional UPDATE on the value just read, so two
+    Every change is a transition on the value just read (transitions.py), so two
     sweepers (or a sweeper and a worker) never both act on one job.
     """
     now = timezone.now()
@@ -35,30 +38,20 @@ def generations_sweep() -> dict[str, int]:
         status=Generation.Status.QUEUED, enqueued_at__lt=queued_before
     ).values_list("pk", "enqueued_at")[:BATCH]:
         with transaction.atomic():
-            if Generation.objects.filter(pk=pk, status=Generation.Status.QUEUED, enqueued_at=enqueued_at).update(
-                enqueued_at=now, **owed_fields()
-            ):
+            if transitions.requeue(pk, expect=Q(status=QUEUED, enqueued_at=enqueued_at), run_at=now, resend=True):
                 generation_publish_on_commit(generation_id=str(pk))
                 counts["requeued_lost"] += 1
 
     beat_before = now - timedelta(seconds=settings.GENERATION_HEARTBEAT_TIMEOUT)
-    for pk, heartbeat_at, attempts in Generation.objects.filter(
-        status=Generation.Status.RUNNING, heartbeat_at__lt=beat_before
-    ).values_list("pk", "heartbeat_at", "attempts")[:BATCH]:
-        stale = Generation.objects.filter(pk=pk, status=Generation.Status.RUNNING, heartbeat_at=heartbeat_at)
+    for generation in Generation.objects.filter(status=RUNNING, heartbeat_at__lt=beat_before)[:BATCH]:
+        read = Q(status=RUNNING, heartbeat_at=generation.heartbeat_at)
         with transaction.atomic():
-            if attempts >= settings.GENERATION_MAX_ATTEMPTS:
-                if stale.update(
-                    status=Generation.Status.FAILED,
-                    finished_at=now,
-                    error_code="worker_lost",
-                    error_message="the worker running this job stopped answering",
-                ):
-                    # The same "failed" event a worker sends when a job fails, after the commit.
-                    queue_webhook(generation=Generation.objects.get(pk=pk), event="failed")
+            if generation.attempts >= settings.GENERATION_MAX_ATTEMPTS:
+                # Its "failed" webhook goes as a worker's would, after the commit.
+                if transitions.fail(generation, code="worker_lost", message=WORKER_LOST, expect=read):
                     counts["failed_stale"] += 1
-            elif stale.update(status=Generation.Status.QUEUED, progress=0, enqueued_at=now, **owed_fields()):
-                generation_publish_on_commit(generation_id=str(pk))
+            elif transitions.requeue(generation.pk, expect=read, run_at=now, resend=True):
+                generation_publish_on_commit(generation_id=str(generation.pk))
                 counts["requeued_stale"] += 1
     if any(counts.values()):
         logger.warning("sweeper acted", extra=counts)

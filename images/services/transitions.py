@@ -1,0 +1,124 @@
+"""Every change of a generation's status, each one conditional UPDATE that says whether it took.
+
+A transition names the state it expects (the status, and for a running job the
+attempt or heartbeat its caller read) and changes the row only if it is still
+in that state: of two callers racing (two workers, a worker and the sweeper, a
+cancel and a finish) exactly one sees ``True``. No caller writes ``status``
+any other way (the house rule: no read-modify-write of a job).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from images.models import Generation
+from images.services.publishing import owed_fields
+from images.webhooks import queue_webhook
+
+QUEUED, RUNNING = Generation.Status.QUEUED, Generation.Status.RUNNING
+MAX_MESSAGE = 2000  # error_message shown to the owner; longer text stays in the log
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of a claim: ``taken``, or why not ("missing", "busy", "exhausted", or the status it ended with)."""
+
+    generation: Generation | None
+    taken: bool
+    reason: str = ""
+
+
+def claim(generation_id: object, *, stale_before: dt.datetime, max_attempts: int) -> Claim:
+    """Take a queued job, or a running one whose heartbeat is older than ``stale_before`` (its worker died)."""
+    now = timezone.now()
+    claimable = (
+        Q(status=QUEUED)
+        | Q(status=RUNNING, heartbeat_at__lt=stale_before)
+        | Q(status=RUNNING, heartbeat_at__isnull=True)
+    )
+    taken = Generation.objects.filter(claimable, pk=generation_id, attempts__lt=max_attempts).update(
+        status=RUNNING, attempts=F("attempts") + 1, progress=0, heartbeat_at=now,
+        started_at=Coalesce(F("started_at"), now),
+    )  # fmt: skip
+    generation = Generation.objects.filter(pk=generation_id).first()
+    if generation is None:
+        return Claim(None, False, "missing")
+    if taken:
+        return Claim(generation, True)
+    if generation.status not in Generation.ACTIVE:
+        return Claim(generation, False, generation.status)
+    if generation.status == RUNNING and generation.heartbeat_at and generation.heartbeat_at >= stale_before:
+        return Claim(generation, False, "busy")  # its worker is alive
+    if generation.attempts >= max_attempts:
+        return Claim(generation, False, "exhausted")
+    return Claim(generation, False, "busy")  # another worker claimed it between the update and the read
+
+
+def fail(generation: Generation, *, code: str, message: str, expect: Q | None = None) -> bool:
+    """End an active job as failed (``expect``: the state the caller read); its "failed" webhook goes on commit."""
+    expected = Q(status__in=Generation.ACTIVE) & (expect or Q())
+    shown = message[:MAX_MESSAGE]
+    changed = Generation.objects.filter(expected, pk=generation.pk).update(
+        status=Generation.Status.FAILED, finished_at=timezone.now(), error_code=code, error_message=shown
+    )
+    if changed:
+        generation.status = Generation.Status.FAILED
+        generation.error_code, generation.error_message = code, shown
+        transaction.on_commit(lambda: queue_webhook(generation=generation, event="failed"))
+    return bool(changed)
+
+
+def succeed(generation: Generation, *, attempt: int) -> bool:
+    """End the running attempt ``attempt`` as succeeded."""
+    now = timezone.now()
+    changed = Generation.objects.filter(pk=generation.pk, status=RUNNING, attempts=attempt).update(
+        status=Generation.Status.SUCCEEDED, progress=100, finished_at=now, heartbeat_at=now, error_code="",
+        error_message="",
+    )  # fmt: skip
+    if changed:
+        generation.status = Generation.Status.SUCCEEDED
+    return bool(changed)
+
+
+def requeue(
+    generation_id: object, *, expect: Q, run_at: dt.datetime, resend: bool, code: str = "", message: str = ""
+) -> bool:
+    """Back to ``queued`` from the state ``expect`` describes, due at ``run_at``.
+
+    ``resend``: the job's message is owed again (the sweeper's requeue), rather
+    than scheduled by the caller itself (a worker's retry after backoff).
+    """
+    fields: dict[str, object] = {"status": QUEUED, "progress": 0, "enqueued_at": run_at}
+    if code:
+        fields |= {"error_code": code, "error_message": message[:MAX_MESSAGE]}
+    if resend:
+        fields |= owed_fields()
+    return bool(Generation.objects.filter(expect, pk=generation_id).update(**fields))
+
+
+def cancel(generation_id: object, *, user_id: object | None = None) -> bool:
+    """Cancel a queued or running job (of ``user_id``, when given); its worker sees it at its next step."""
+    owner = Q(user_id=user_id) if user_id is not None else Q()
+    return bool(
+        Generation.objects.filter(owner, pk=generation_id, status__in=Generation.ACTIVE).update(
+            status=Generation.Status.CANCELED, cancel_requested=True, finished_at=timezone.now()
+        )
+    )
+
+
+def restart(generation_id: object) -> bool:
+    """A failed or canceled job from scratch (staff): queued again, its message owed."""
+    ended = Generation.objects.filter(
+        pk=generation_id, status__in=[Generation.Status.FAILED, Generation.Status.CANCELED]
+    )
+    changed = ended.update(
+        status=QUEUED, progress=0, attempts=0, cancel_requested=False, error_code="", error_message="",
+        started_at=None, finished_at=None, heartbeat_at=None, enqueued_at=timezone.now(), **owed_fields(),
+    )  # fmt: skip
+    return bool(changed)
