@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from accounts.admin_forms import UserChangeAdminForm, UserCreationAdminForm
 from accounts.models import ApiKey, User
-from accounts.quotas import daily_limit_for_tier, day_start
 from images.models import Generation, Image
+from images.services.quotas import daily_limit_for_tier, day_start
 
 
 def _count_subquery(queryset: QuerySet, aggregate: Count | Sum) -> Coalesce:

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
-from accounts import selectors, services
+from accounts import services
 from accounts.api.authentication import WWW_AUTHENTICATE
 from accounts.api.permissions import NotWithApiKey
 from accounts.api.serializers import (
@@ -43,6 +43,7 @@ from accounts.api.serializers import (
 from accounts.api.throttles import AccountRateThrottle, AnonRateThrottle, AuthRateThrottle
 from accounts.models import WEBHOOK_SECRET_OVERLAP, ApiKey
 from imagegen.api.errors import ErrorSerializer
+from images.services import usage
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 429)}
 ERRORS_SIGNED_IN = {**ERRORS, 403: ErrorSerializer}  # 403 key_not_allowed
@@ -75,7 +76,7 @@ class SignupView(_PasswordView):
     def post(self, request: Request) -> Response:
         data = _valid(SignupInputSerializer, request)
         user = services.user_signup(email=data["email"], password=data["password"], name=data["name"])
-        body = {"user": ProfileSerializer(selectors.profile_for_user(user=user)).data}
+        body = {"user": ProfileSerializer(usage.profile_for_user(user=user)).data}
         body.update(services.tokens_for_user(user=user))
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -117,7 +118,7 @@ class LogoutView(_PublicView):
 class MeView(APIView):
     @extend_schema(responses={200: ProfileSerializer}, tags=["me"])
     def get(self, request: Request) -> Response:
-        return Response(ProfileSerializer(selectors.profile_for_user(user=request.user)).data)
+        return Response(ProfileSerializer(usage.profile_for_user(user=request.user)).data)
 
     @extend_schema(request=ProfileUpdateInputSerializer, responses={200: ProfileSerializer, **ERRORS}, tags=["me"])
     def patch(self, request: Request) -> Response:
@@ -125,7 +126,7 @@ class MeView(APIView):
         user = request.user
         if "name" in data:
             user = services.user_update(user=user, name=data["name"])
-        return Response(ProfileSerializer(selectors.profile_for_user(user=user)).data)
+        return Response(ProfileSerializer(usage.profile_for_user(user=user)).data)
 
 
 class PasswordChangeView(APIView):
@@ -176,7 +177,7 @@ class WebhookSecretRotateView(APIView):
 class StatsView(APIView):
     @extend_schema(responses={200: StatsSerializer}, tags=["me"])
     def get(self, request: Request) -> Response:
-        return Response(StatsSerializer(selectors.stats_for_user(user=request.user)).data)
+        return Response(StatsSerializer(usage.stats_for_user(user=request.user)).data)
 
 
 class ApiKeyListView(GenericAPIView):

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import selectors, services
+from accounts import services
 from accounts.api.throttles import AccountRateThrottle, AuthRateThrottle
 from accounts.models import ApiKey
 from accounts.web.forms import (
@@ -32,6 +32,7 @@ from accounts.web.forms import (
 )
 from imagegen.errors import DomainError, NotFound
 from imagegen.pages import add_service_error
+from images.services import usage
 
 AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
 logger = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def _settings_context(request: HttpRequest, **forms: object) -> dict:
         "password_form": PasswordChangeForm(),
         "api_key_form": ApiKeyForm(),
         "api_keys": ApiKey.objects.filter(user=request.user, revoked_at__isnull=True),
-        "profile": selectors.profile_for_user(user=request.user),
+        "profile": usage.profile_for_user(user=request.user),
     }
     context.update(forms)
     return context
@@ -236,5 +237,5 @@ def api_key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
 
 @login_required
 def stats_view(request: HttpRequest) -> HttpResponse:
-    stats = selectors.stats_for_user(user=request.user)
+    stats = usage.stats_for_user(user=request.user)
     return render(request, "accounts/stats.html", {"stats": stats})

@@ -17,7 +17,6 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.quotas import check_quota
 from imagegen.compiled import CompiledQuery
 from imagegen.errors import Conflict, Invalid, NotFound
 from images.models import Generation, Image
@@ -25,6 +24,7 @@ from images.params import MAX_SEED
 from images.services import transitions
 from images.services.library import with_tag_names
 from images.services.publishing import generation_publish_on_commit, owed_fields
+from images.services.quotas import check_quota
 from images.services.resolver import GenerationParams
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)

@@ -39,12 +39,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.quotas import check_upload_quota, uploads_record
 from imagegen.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
 from images import processing
 from images.models import Image
 from images.services.derive import derive_image
 from images.services.library import clean_tags, tags_for
+from images.services.quotas import check_upload_quota, uploads_record
 from images.services.relocation import image_files_relocate
 from images.storage import (
     EXTENSIONS,

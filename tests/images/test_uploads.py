@@ -18,8 +18,8 @@ from django.utils import timezone
 from PIL import Image as PILImage
 from PIL import ImageFile
 
-from accounts.quotas import day_start
 from images.models import Image, Tag
+from images.services.quotas import day_start
 from images.storage import image_key
 from tests.images.factories import ImageFactory
 

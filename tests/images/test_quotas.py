@@ -1,4 +1,4 @@
-"""accounts.quotas: quota_for_user and check_quota (429 quota_exceeded with Retry-After)."""
+"""images.services.quotas: quota_for_user and check_quota (429 quota_exceeded with Retry-After)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from django.utils import timezone
 from rest_framework.test import APIRequestFactory, force_authenticate
 from rest_framework.views import APIView
 
-from accounts.quotas import (
+from imagegen.statuses import status_for
+from images.models import Generation
+from images.services.quotas import (
     QuotaExceeded,
     StorageQuotaExceeded,
     UploadQuotaExceeded,
@@ -22,8 +24,6 @@ from accounts.quotas import (
     uploads_record,
     uploads_since,
 )
-from imagegen.statuses import status_for
-from images.models import Generation
 from tests.factories import UserFactory
 from tests.images.factories import ImageFactory
 
