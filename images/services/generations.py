@@ -6,7 +6,6 @@ import hashlib
 import json
 import secrets
 import threading
-import time
 import uuid
 from datetime import timedelta
 
@@ -19,6 +18,7 @@ from django.utils import timezone
 from accounts.models import User
 from imagegen.compiled import CompiledQuery
 from imagegen.errors import Conflict, Invalid, NotFound
+from imagegen.polling import poll
 from images.models import Generation, Image
 from images.params import MAX_SEED
 from images.services import transitions
@@ -246,14 +246,11 @@ def generation_wait(*, user: User, generation_id: object, seconds: float) -> Gen
     Runs in a request thread (gunicorn gthread), holding no transaction and
     only one short query per poll. Callers cap concurrency with WAIT_SLOTS.
     """
-    deadline = time.monotonic() + seconds
-    delay = 0.05
-    while True:
-        status = Generation.objects.filter(pk=generation_id).values_list("status", flat=True).first()
-        if status is None or status in Generation.FINISHED or time.monotonic() >= deadline:
-            break
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 1.5, 0.5)
+    poll(
+        lambda: Generation.objects.filter(pk=generation_id).values_list("status", flat=True).first(),
+        lambda status: status is None or status in Generation.FINISHED,
+        seconds=seconds,
+    )
     return generation_get(user=user, generation_id=generation_id)
 
 

@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from imagegen.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
+from imagegen.polling import poll
 from images import processing
 from images.models import Image
 from images.services.derive import derive_image
@@ -371,6 +372,18 @@ def verify_upload_signature(*, image_id: uuid.UUID | str, key: str, expires: str
     if expires_at < time.time():
         return False
     return hmac.compare_digest(upload_signature(image_id=image_id, key=key, expires=expires_at), signature or "")
+
+
+def image_processing_wait(image: Image, *, seconds: float) -> Image:
+    """Poll until the worker has processed ``image`` (ready or failed) or ``seconds`` pass; returns it fresh."""
+
+    def read() -> Image:
+        image.refresh_from_db(fields=["processing", "processing_error"])
+        return image
+
+    if image.processing != Image.Processing.PENDING:
+        return image
+    return poll(read, lambda fresh: fresh.processing != Image.Processing.PENDING, seconds=seconds)
 
 
 def direct_upload_receive(*, image_id: uuid.UUID, stream: IO[bytes], content_type: str, length: int | None) -> None:

@@ -9,7 +9,6 @@ JavaScript; ``static/js/app.js`` adds live progress and small conveniences.
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from django.contrib import messages
@@ -44,7 +43,7 @@ from images.services.library import (
     images_bulk_delete,
     public_image_queryset,
 )
-from images.services.uploads import image_upload
+from images.services.uploads import image_processing_wait, image_upload
 from images.web.forms import GalleryFilterForm, GenerationForm, ImageEditForm, UploadForm, initial_from_generation
 
 PAGE_SIZE = 24
@@ -276,13 +275,7 @@ def _store_reference(request: HttpRequest, form: GenerationForm, file: object) -
 def _wait_for_processing(image: Image, *, seconds: float) -> Image:
     # The upload was fully checked already; the worker usually finishes in well under a second.
     with WAIT_SLOTS as got_slot:
-        deadline = time.monotonic() + (seconds if got_slot else 0)
-        delay = 0.05
-        while image.processing == Image.Processing.PENDING and time.monotonic() < deadline:
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
-            image.refresh_from_db(fields=["processing", "processing_error"])
-    return image
+        return image_processing_wait(image, seconds=seconds if got_slot else 0)
 
 
 @login_required
