@@ -11,7 +11,8 @@ from typing import TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from imagegen.errors import DomainError, NotFound
 
@@ -24,6 +25,15 @@ def or_404(call: Callable[[], T]) -> T:
         return call()
     except NotFound as exc:
         raise Http404(exc.message) from None
+
+
+def safe_next(request: HttpRequest, fallback: str) -> str:
+    """The request's ``next`` (form field, else query) if it stays on this site (https if we are), else ``fallback``."""
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return candidate if candidate and allowed else fallback
 
 
 def add_service_error(form: forms.Form, exc: object, *, aliases: dict[str, str] | None = None) -> None:

@@ -17,7 +17,6 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import services
@@ -31,7 +30,7 @@ from accounts.web.forms import (
     SignupForm,
 )
 from imagegen.errors import DomainError, NotFound
-from imagegen.pages import add_service_error
+from imagegen.pages import add_service_error, safe_next
 from images.services import usage
 
 AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -70,16 +69,6 @@ def admin_login(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _next_url(request: HttpRequest) -> str:
-    """Where to go after signing in: a safe ``next`` on this site, else the gallery."""
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return reverse("gallery")
-
-
 @require_http_methods(["GET", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
@@ -109,7 +98,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.method == "GET":
-        return HttpResponseRedirect(_next_url(request))
+        return HttpResponseRedirect(safe_next(request, reverse("gallery")))
     form = LoginForm(request.POST or None, request=request)
     context = {"form": form, "next": request.POST.get("next") or request.GET.get("next", "")}
     if request.method == "POST":
@@ -119,7 +108,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             return render(request, "accounts/login.html", context, status=429)
         if form.is_valid():
             login(request, form.user, backend=AUTH_BACKEND)
-            return HttpResponseRedirect(_next_url(request))
+            return HttpResponseRedirect(safe_next(request, reverse("gallery")))
     return render(request, "accounts/login.html", context, status=_status(request, form, 200))
 
 

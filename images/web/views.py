@@ -17,11 +17,10 @@ from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from imagegen.errors import DomainError
-from imagegen.pages import add_service_error, or_404
+from imagegen.pages import add_service_error, or_404, safe_next
 from imagegen.statuses import status_for
 from images.api.filters import DEFAULT_ORDERING, ORDERINGS, ImageFilter, PublicImageFilter
 from images.api.serializers import GenerationCreateSerializer, GenerationSerializer, ImageSerializer
@@ -64,13 +63,6 @@ def _paginate(request: HttpRequest, queryset: object) -> tuple[Page, str]:
     query = request.GET.copy()
     query.pop("page", None)
     return page, query.urlencode()
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    candidate = request.POST.get("next", "")
-    if candidate and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}):
-        return candidate
-    return fallback
 
 
 # --- Galleries ------------------------------------------------------------------------
@@ -133,7 +125,7 @@ def _categories(request: HttpRequest) -> list[str]:
 @require_POST
 def gallery_delete(request: HttpRequest) -> HttpResponse:
     """The gallery's multi-select delete: the checked ids go to the bulk-delete service."""
-    back = _safe_next(request, reverse("gallery"))
+    back = safe_next(request, reverse("gallery"))
     ids: list[uuid.UUID] = []
     for value in request.POST.getlist("ids"):
         try:

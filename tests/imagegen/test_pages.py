@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 
 from imagegen.errors import Conflict, Invalid, NotFound
-from imagegen.pages import add_service_error, or_404
+from imagegen.pages import add_service_error, or_404, safe_next
 
 
 class TitleForm(forms.Form):
@@ -55,3 +55,23 @@ def test_aliases_map_a_services_field_to_the_forms():
 def test_anything_else_is_a_programming_error():
     with pytest.raises(TypeError):
         add_service_error(TitleForm(data={}), RuntimeError("boom"))
+
+
+@pytest.mark.parametrize(
+    ("next_url", "secure", "expected"),
+    [
+        ("/gallery?page=2", False, "/gallery?page=2"),
+        ("https://evil.example/", False, "/fallback"),
+        ("//evil.example/", False, "/fallback"),
+        ("http://testserver/gallery", True, "/fallback"),  # no step down from https
+        ("", False, "/fallback"),
+    ],
+)
+def test_next_is_followed_only_when_it_stays_on_this_site(rf, next_url, secure, expected):
+    request = rf.post("/x", {"next": next_url}, secure=secure)
+
+    assert safe_next(request, "/fallback") == expected
+
+
+def test_next_may_come_from_the_query_string(rf):
+    assert safe_next(rf.get("/login", {"next": "/create"}), "/fallback") == "/create"
