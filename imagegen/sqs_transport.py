@@ -34,6 +34,8 @@ from typing import Any
 
 from kombu.transport import SQS
 
+from imagegen.backoff import doubling
+
 logger = logging.getLogger(__name__)
 
 
@@ -72,7 +74,7 @@ class Channel(SQS.Channel):
         self.hub.call_later(self._retry_delay(outage.failures), self._schedule_queue, queue)
 
     def _retry_delay(self, failures: int) -> float:
-        return min(self.receive_retry_first * 2 ** max(failures - 1, 0), self.receive_retry_max)
+        return doubling(failures, first=self.receive_retry_first, cap=self.receive_retry_max)
 
     def _receive_failed(self, qname: str) -> None:
         outage = self._outages.get(qname)

@@ -9,6 +9,15 @@ person who asked: refusals and explanations of a bad request.
 
 from __future__ import annotations
 
+# The most of an error text kept on a row (a job's, an image's, a delivery's) or in one log field.
+MAX_ERROR_TEXT = 2000
+
+
+def clipped(text: str) -> str:
+    """``text`` cut to what a row keeps."""
+    return text[:MAX_ERROR_TEXT]
+
+
 # Codes whose provider message explains the refusal or the bad request to the user.
 USER_FACING_CODES = frozenset(
     {

@@ -22,6 +22,8 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.selectors import webhook_signing_secrets
+from imagegen.backoff import doubling
+from images.failures import clipped
 from images.models import Generation, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -114,14 +116,14 @@ def deliver(*, generation_id: str, event: str, webhook_id: str, attempt: int) ->
             attempt=attempt,
             status_code=status,
             ok=ok,
-            error=error[:2000],
+            error=clipped(error),
             duration_ms=int((time.monotonic() - started) * 1000),
         )
     if ok or attempt >= settings.WEBHOOK_MAX_ATTEMPTS:
         if not ok:
             logger.warning("webhook gave up", extra={"generation": generation_id, "event": event, "error": error})
         return None
-    return min(settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempt - 1), settings.WEBHOOK_RETRY_MAX_SECONDS)
+    return doubling(attempt, first=settings.WEBHOOK_RETRY_BASE_SECONDS, cap=settings.WEBHOOK_RETRY_MAX_SECONDS)
 
 
 def redeliver(*, delivery: WebhookDelivery) -> None:

@@ -32,8 +32,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from imagegen.backoff import doubling
 from imagegen.database import DATABASE_ERRORS, is_database_unavailable, outage_backoff, reset_connections
-from images.failures import plain_message, reference_fetch_message, user_message
+from images.failures import clipped, plain_message, reference_fetch_message, user_message
 from images.models import Generation, Image
 from images.providers import get_provider
 from images.providers.base import GeneratedImage, GenerationCanceled, ProviderError, ReferenceImage, RenderRequest
@@ -65,7 +66,7 @@ class RunOutcome:
 def backoff_seconds(attempt: int) -> float:
     """Exponential backoff with full jitter, capped below the SQS visibility timeout."""
     cap = min(settings.GENERATION_RETRY_MAX_SECONDS, settings.SQS_VISIBILITY_TIMEOUT - 30)
-    ceiling = min(cap, settings.GENERATION_RETRY_BASE_SECONDS * 2 ** max(0, attempt - 1))
+    ceiling = doubling(attempt, first=settings.GENERATION_RETRY_BASE_SECONDS, cap=cap)
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
 
 
@@ -377,7 +378,7 @@ def generation_run(*, generation_id: str) -> RunOutcome:
         # The detail (resolver output, exception text, the raw answer) is for the log only.
         log_extra = _log_extra(generation, attempt, code=exc.code, error=exc.message)
         if exc.__cause__ is not None:
-            log_extra["cause"] = repr(exc.__cause__)[:2000]
+            log_extra["cause"] = clipped(repr(exc.__cause__))
         code, shown = exc.code, exc.user_message or user_message(exc.code, exc.message)
         if exc.permanent or attempt >= settings.GENERATION_MAX_ATTEMPTS:
             logger.warning("generation failed", extra=log_extra)

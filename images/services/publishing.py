@@ -25,6 +25,7 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from imagegen.backoff import doubling
 from imagegen.metrics import BROKER_OUTAGES, PUBLISH_FAILURES, PUBLISH_RETRIES
 from images.models import Generation
 
@@ -43,7 +44,7 @@ def owed_fields() -> dict[str, object]:
 
 def publish_backoff_seconds(failures: int) -> float:
     """1, 2, 4... seconds after the n-th failed send of a job, up to PUBLISH_RETRY_MAX_SECONDS."""
-    return float(min(settings.PUBLISH_RETRY_MAX_SECONDS, 2 ** max(0, failures - 1)))
+    return doubling(failures, first=1, cap=settings.PUBLISH_RETRY_MAX_SECONDS)
 
 
 class _BrokerState:

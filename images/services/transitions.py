@@ -17,12 +17,12 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from images.failures import clipped
 from images.models import Generation
 from images.services.publishing import owed_fields
 from images.webhooks import queue_webhook
 
 QUEUED, RUNNING = Generation.Status.QUEUED, Generation.Status.RUNNING
-MAX_MESSAGE = 2000  # error_message shown to the owner; longer text stays in the log
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def claim(generation_id: object, *, stale_before: dt.datetime, max_attempts: int
 def fail(generation: Generation, *, code: str, message: str, expect: Q | None = None) -> bool:
     """End an active job as failed (``expect``: the state the caller read); its "failed" webhook goes on commit."""
     expected = Q(status__in=Generation.ACTIVE) & (expect or Q())
-    shown = message[:MAX_MESSAGE]
+    shown = clipped(message)
     changed = Generation.objects.filter(expected, pk=generation.pk).update(
         status=Generation.Status.FAILED, finished_at=timezone.now(), error_code=code, error_message=shown
     )
@@ -96,7 +96,7 @@ def requeue(
     """
     fields: dict[str, object] = {"status": QUEUED, "progress": 0, "enqueued_at": run_at}
     if code:
-        fields |= {"error_code": code, "error_message": message[:MAX_MESSAGE]}
+        fields |= {"error_code": code, "error_message": clipped(message)}
     if resend:
         fields |= owed_fields()
     return bool(Generation.objects.filter(expect, pk=generation_id).update(**fields))

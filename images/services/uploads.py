@@ -42,6 +42,7 @@ from accounts.models import User
 from imagegen.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
 from imagegen.polling import poll
 from images import processing
+from images.failures import clipped
 from images.models import Image
 from images.services.derive import derive_image
 from images.services.library import clean_tags, tags_for
@@ -266,7 +267,7 @@ def image_process_failed(*, image_id: str, message: str) -> None:
     logger.warning("image processing failed", extra={"image_id": str(image_id), "error": message})
     Image.objects.filter(pk=image_id, processing=Image.Processing.PENDING).update(
         processing=Image.Processing.FAILED,
-        processing_error=message[:2000],
+        processing_error=clipped(message),
         variants={},
         dominant_color="",
         exif={},
