@@ -34,6 +34,8 @@ CONTENT_TYPES = {
     "GIF": "image/gif",
     "AVIF": "image/avif",
 }
+# The file name extension of each content type we store.
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif", "image/avif": "avif"}
 DEFAULT_MAX_PIXELS = 50_000_000
 THUMBNAIL_SIZES = (256, 768)
 WEBP_MAX = 2048

@@ -40,8 +40,6 @@ _URL_SAFE_KEY = re.compile(r"[A-Za-z0-9_.~/-]*")
 # Direct uploads land under here, one random key per attempt (see images/services/uploads.py).
 UPLOAD_STAGING_PREFIX = "uploads/"
 
-EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif", "image/avif": "avif"}
-
 
 PUBLIC_PREFIX = "public/"
 PRIVATE_PREFIX = "private/"

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from django.conf import settings
 
 from images.fetch import DEFAULT_POLICY, AddressPolicy
+from images.processing import EXTENSIONS
 from images.providers.base import (
     CancelCheck,
     GeneratedImage,
@@ -59,7 +60,6 @@ _FIXED_SIZES: dict[str, list[tuple[int, int]]] = {
 _GPT_QUALITY = {"low": "low", "medium": "medium", "high": "high", "auto": "auto", "standard": "medium", "hd": "high"}
 _DALLE3_QUALITY = {"standard": "standard", "hd": "hd", "low": "standard", "medium": "standard", "high": "hd"}
 _CONTENT_POLICY_CODES = {"content_policy_violation", "moderation_blocked"}
-_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 
 
 class OpenAIProvider:
@@ -133,7 +133,7 @@ class OpenAIProvider:
         try:
             if request.references:
                 files = [
-                    (f"reference-{i}.{_EXTENSIONS.get(ref.content_type, 'png')}", ref.data, ref.content_type)
+                    (f"reference-{i}.{EXTENSIONS.get(ref.content_type, 'png')}", ref.data, ref.content_type)
                     for i, ref in enumerate(request.references)
                 ]
                 # One file goes as "image" (what dall-e-2-style servers expect), several as "image[]".

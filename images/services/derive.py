@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from images import processing
-from images.storage import EXTENSIONS
+from images.processing import EXTENSIONS, THUMBNAIL_SIZES
 
-THUMBNAIL_SIZES = (256, 768)
 WEBP_MAX = 2048
 # Stored file name (before the extension) of each variant, where it differs from the variant's name.
 FILE_NAMES = {"webp": "full"}

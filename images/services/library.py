@@ -23,8 +23,9 @@ from django.db.models import Aggregate, JSONField, OuterRef, QuerySet, Subquery
 from accounts.models import User
 from imagegen.errors import Conflict, DomainError, Invalid, NotFound
 from images.models import Image, Tag
+from images.processing import EXTENSIONS
 from images.services.relocation import image_files_relocate, is_published
-from images.storage import EXTENSIONS, delete_keys, file_url, is_public_key, is_s3, signed_local_url
+from images.storage import delete_keys, file_url, is_public_key, is_s3, signed_local_url
 
 MAX_TAG_LENGTH = 64
 MAX_TAGS = 20

@@ -49,7 +49,6 @@ from images.services.library import clean_tags, tags_for
 from images.services.quotas import check_upload_quota, uploads_record
 from images.services.relocation import image_files_relocate
 from images.storage import (
-    EXTENSIONS,
     delete_keys,
     image_key,
     is_s3,
@@ -198,7 +197,7 @@ def image_upload(
 
 
 def _upload_name(content_type: str) -> str:
-    return f"{UPLOAD_STEM}.{EXTENSIONS.get(content_type, 'bin')}"
+    return f"{UPLOAD_STEM}.{processing.EXTENSIONS.get(content_type, 'bin')}"
 
 
 def _info_fields(info: processing.ImageInfo) -> dict:
