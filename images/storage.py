@@ -144,13 +144,22 @@ def _local_signature(key: str, expires: int, attachment: str = "") -> str:
     return _signature(settings.SECRET_KEY, key, expires, attachment)
 
 
+@functools.lru_cache(maxsize=4)
+def _keyed_hmac(secret: str) -> hmac.HMAC:
+    # Preparing the key (its inner and outer pads) is half the cost of a short HMAC:
+    # done once per secret, then copied for each message.
+    return hmac.new(secret.encode(), digestmod=hashlib.sha256)
+
+
 @functools.lru_cache(maxsize=32768)
 def _signature(secret: str, key: str, expires: int, attachment: str) -> str:
     # Cached: a URL is the same for a whole period (url_epoch), and a gallery asks for the
     # same hundreds of them again and again. The attachment name is signed too, so a
     # link cannot be edited to save a file under another name.
     message = f"{key}:{expires}:{attachment}" if attachment else f"{key}:{expires}"
-    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()[:32]
+    mac = _keyed_hmac(secret).copy()
+    mac.update(message.encode())
+    return mac.hexdigest()[:32]
 
 
 def url_epoch(*, ttl: int | None = None, now: float | None = None) -> int:
@@ -164,9 +173,11 @@ def url_epoch(*, ttl: int | None = None, now: float | None = None) -> int:
     return math.ceil((now + ttl) / _URL_BUCKET_SECONDS)
 
 
-def signed_local_url(key: str, *, ttl: int | None = None, now: float | None = None, attachment: str = "") -> str:
-    """A relative URL of our media view for ``key``; with ``attachment`` the file downloads under that name."""
-    expires = url_epoch(ttl=ttl, now=now) * _URL_BUCKET_SECONDS
+def _expires(*, ttl: int | None = None, now: float | None = None) -> int:
+    return url_epoch(ttl=ttl, now=now) * _URL_BUCKET_SECONDS
+
+
+def _signed_local_url(key: str, expires: int, attachment: str = "") -> str:
     signature = _local_signature(key, expires, attachment)
     # A list page signs hundreds of these: keys we make need no quoting, and the query is
     # two safe values, so the general-purpose quoting is skipped unless a value needs it.
@@ -175,6 +186,11 @@ def signed_local_url(key: str, *, ttl: int | None = None, now: float | None = No
     if attachment:
         query += "&" + urlencode({"attachment": attachment})
     return f"{settings.MEDIA_URL}{path}?{query}"
+
+
+def signed_local_url(key: str, *, ttl: int | None = None, now: float | None = None, attachment: str = "") -> str:
+    """A relative URL of our media view for ``key``; with ``attachment`` the file downloads under that name."""
+    return _signed_local_url(key, _expires(ttl=ttl, now=now), attachment)
 
 
 def verify_local_signature(
@@ -198,8 +214,23 @@ def file_url(key: str, *, public: bool = False) -> str:
     ``PRESIGNED_URL_TTL``. Local URLs are relative: callers with a request
     make them absolute.
     """
-    if public and settings.CDN_URL and is_public_key(key):
-        return f"{settings.CDN_URL}/{quote(key)}"
-    if is_s3():
-        return default_storage.url(key)
-    return signed_local_url(key)
+    return FileUrls()(key, public=public)
+
+
+class FileUrls:
+    """``file_url`` for the many keys of one answer: what does not depend on the key is read once.
+
+    The URLs of one answer share their expiry, even across a period's boundary.
+    """
+
+    def __init__(self, *, now: float | None = None) -> None:
+        self._cdn = settings.CDN_URL
+        self._s3 = is_s3()
+        self._expires = _expires(now=now)
+
+    def __call__(self, key: str, *, public: bool = False) -> str:
+        if public and self._cdn and is_public_key(key):
+            return f"{self._cdn}/{quote(key)}"
+        if self._s3:
+            return default_storage.url(key)
+        return _signed_local_url(key, self._expires)

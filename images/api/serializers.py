@@ -17,8 +17,8 @@ from imagegen.errors import Invalid
 from images import params
 from images.models import Generation, Image
 from images.services import resolver
-from images.services.relocation import is_published
-from images.storage import file_url
+from images.services.relocation import published
+from images.storage import FileUrls
 
 
 def iso_datetime(value: object) -> str | None:
@@ -33,18 +33,51 @@ def iso_datetime(value: object) -> str | None:
 
 def absolute(url: str, context: dict) -> str:
     """Local media URLs are relative: make them absolute from the request, or PUBLIC_BASE_URL outside one."""
-    if url.startswith("/"):
-        base = context.get("_absolute_base")
-        if base is None:
-            # Once per answer, not once per URL: a page of 50 images carries 250 of them.
-            request = context.get("request")
-            base = request.build_absolute_uri("/")[:-1] if request is not None else settings.PUBLIC_BASE_URL
-            context["_absolute_base"] = base
-        return f"{base}{url}"
-    return url
+    return f"{_absolute_base(context)}{url}" if url.startswith("/") else url
+
+
+def _absolute_base(context: dict) -> str:
+    base = context.get("_absolute_base")
+    if base is None:
+        # Once per answer, not once per URL: a page of 50 images carries 250 of them.
+        request = context.get("request")
+        base = request.build_absolute_uri("/")[:-1] if request is not None else settings.PUBLIC_BASE_URL
+        context["_absolute_base"] = base
+    return base
+
+
+# What an image's representation reads. The lists select these columns (``values()``)
+# instead of building a model instance per row; ``tag_names`` comes from library.with_tag_names.
+IMAGE_ROW_FIELDS = (
+    "id", "source", "generation_id", "title", "prompt", "width", "height", "format", "content_type", "bytes",
+    "sha256", "storage_key", "variants", "dominant_color", "exif", "tag_names", "category", "visibility",
+    "processing", "is_hidden", "created_at",
+)  # fmt: skip
+
+
+def image_row(image: Image) -> dict:
+    """The values of ``image`` that its representation reads, as a list's ``values()`` row holds them."""
+    row = {name: getattr(image, name) for name in IMAGE_ROW_FIELDS if name != "tag_names"}
+    # tag_names: read with the row by library.with_tag_names (None: no tags), else from the relation.
+    row["tag_names"] = image.tag_names if hasattr(image, "tag_names") else [tag.name for tag in image.tags.all()]
+    return row
+
+
+class _AnswerUrls:
+    """The absolute URLs of files in one answer; made once per answer and kept in the serializer's context."""
+
+    def __init__(self, context: dict) -> None:
+        self._base = _absolute_base(context)
+        self._file_url = FileUrls()
+
+    def __call__(self, key: str, public: bool) -> str:
+        url = self._file_url(key, public=public)
+        return f"{self._base}{url}" if url.startswith("/") else url
 
 
 class ImageSerializer(serializers.ModelSerializer):
+    """An image, from a model instance or from a row of ``IMAGE_ROW_FIELDS`` (what the lists hand it)."""
+
     url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
     variants = serializers.SerializerMethodField()
@@ -60,20 +93,43 @@ class ImageSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
-    def _url(self, obj: Image, key: str) -> str:
-        return absolute(file_url(key, public=is_published(obj)), self.context)
+    def _urls(self) -> _AnswerUrls:
+        urls = self.context.get("_answer_urls")
+        if urls is None:
+            urls = self.context["_answer_urls"] = _AnswerUrls(self.context)
+        return urls
 
-    def _servable(self, obj: Image) -> bool:
+    def _files(self, row: dict) -> tuple[str | None, str | None, dict]:
+        """``url``, ``thumbnail_url`` and ``variants`` of an image's row."""
         # Until the worker has re-encoded an upload, its stored file is the raw
         # upload (EXIF with GPS and all): it is never handed out.
-        return obj.processing == Image.Processing.READY
+        if row["processing"] != Image.Processing.READY:
+            return None, None, {}
+        urls = self._urls()
+        public = published(visibility=row["visibility"], is_hidden=row["is_hidden"], processing=row["processing"])
+        stored = row["variants"]
+        thumb = stored.get("thumb_256") or stored.get("thumb_768")
+        variants = {
+            name: {
+                "url": urls(v["key"], public),
+                "width": v.get("width"),
+                "height": v.get("height"),
+                "format": v.get("format"),
+                "bytes": v.get("bytes"),
+            }
+            for name, v in stored.items()
+        }
+        return (
+            urls(row["storage_key"], public) if row["storage_key"] else None,
+            urls(thumb["key"], public) if thumb else None,
+            variants,
+        )
 
     def get_url(self, obj: Image) -> str | None:
-        return self._url(obj, obj.storage_key) if obj.storage_key and self._servable(obj) else None
+        return self._files(image_row(obj))[0]
 
     def get_thumbnail_url(self, obj: Image) -> str | None:
-        thumb = obj.variants.get("thumb_256") or obj.variants.get("thumb_768")
-        return self._url(obj, thumb["key"]) if thumb and self._servable(obj) else None
+        return self._files(image_row(obj))[1]
 
     @extend_schema_field(
         {
@@ -92,49 +148,39 @@ class ImageSerializer(serializers.ModelSerializer):
         }
     )
     def get_variants(self, obj: Image) -> dict:
-        if not self._servable(obj):
-            return {}
-        return {
-            name: {
-                "url": self._url(obj, v["key"]),
-                "width": v.get("width"),
-                "height": v.get("height"),
-                "format": v.get("format"),
-                "bytes": v.get("bytes"),
-            }
-            for name, v in obj.variants.items()
-        }
+        return self._files(image_row(obj))[2]
 
     def get_tags(self, obj: Image) -> list[str]:
-        if hasattr(obj, "tag_names"):  # read with the row by library.with_tag_names (None: no tags)
-            return sorted(obj.tag_names or [])
-        return sorted(tag.name for tag in obj.tags.all())
+        return sorted(image_row(obj)["tag_names"] or [])
 
-    def to_representation(self, obj: Image) -> dict:
+    def to_representation(self, obj: Image | dict) -> dict:
         # Written out: the per-field path of DRF costs more than the query on every list
         # row. The declared fields stay for the schema; a test checks both agree.
+        row = obj if isinstance(obj, dict) else image_row(obj)
+        url, thumbnail_url, variants = self._files(row)
+        generation_id = row["generation_id"]
         return {
-            "id": str(obj.id),
-            "source": obj.source,
-            "generation": str(obj.generation_id) if obj.generation_id else None,
-            "title": obj.title,
-            "prompt": obj.prompt,
-            "width": obj.width,
-            "height": obj.height,
-            "format": obj.format,
-            "content_type": obj.content_type,
-            "bytes": obj.bytes,
-            "sha256": obj.sha256,
-            "url": self.get_url(obj),
-            "thumbnail_url": self.get_thumbnail_url(obj),
-            "variants": self.get_variants(obj),
-            "dominant_color": obj.dominant_color,
-            "exif": obj.exif,
-            "tags": self.get_tags(obj),
-            "category": obj.category,
-            "visibility": obj.visibility,
-            "processing": obj.processing,
-            "created_at": iso_datetime(obj.created_at),
+            "id": str(row["id"]),
+            "source": row["source"],
+            "generation": str(generation_id) if generation_id else None,
+            "title": row["title"],
+            "prompt": row["prompt"],
+            "width": row["width"],
+            "height": row["height"],
+            "format": row["format"],
+            "content_type": row["content_type"],
+            "bytes": row["bytes"],
+            "sha256": row["sha256"],
+            "url": url,
+            "thumbnail_url": thumbnail_url,
+            "variants": variants,
+            "dominant_color": row["dominant_color"],
+            "exif": row["exif"],
+            "tags": sorted(row["tag_names"] or []),
+            "category": row["category"],
+            "visibility": row["visibility"],
+            "processing": row["processing"],
+            "created_at": iso_datetime(row["created_at"]),
         }
 
 

@@ -41,11 +41,12 @@ class Relocation:
 
 def is_published(image: Image) -> bool:
     """Whether the image's files belong under ``public/``: anyone may see it."""
-    return (
-        image.visibility == Image.Visibility.PUBLIC
-        and not image.is_hidden
-        and image.processing == Image.Processing.READY
-    )
+    return published(visibility=image.visibility, is_hidden=image.is_hidden, processing=image.processing)
+
+
+def published(*, visibility: str, is_hidden: bool, processing: str) -> bool:
+    """``is_published`` from the three values it reads, for a list that selects columns instead of rows."""
+    return visibility == Image.Visibility.PUBLIC and not is_hidden and processing == Image.Processing.READY
 
 
 def expected_key(image: Image, key: str) -> str:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 
 import pytest
@@ -60,3 +62,9 @@ def test_an_attachment_url_downloads_under_its_signed_name(client, stored):
 
 def test_a_plain_url_shows_the_file_inline(client, stored):
     assert client.get(signed_local_url(stored))["Content-Disposition"].startswith("inline")
+
+
+def test_a_signature_is_the_hmac_of_key_and_expiry_so_links_outlive_a_deploy(stored, settings):
+    query = dict(pair.split("=", 1) for pair in signed_local_url(stored).split("?", 1)[1].split("&"))
+    message = f"{stored}:{query['expires']}".encode()
+    assert query["signature"] == hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:32]

@@ -11,10 +11,10 @@ from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIRequestFactory
 
-from images.api.serializers import GenerationSerializer, ImageSerializer
+from images.api.serializers import IMAGE_ROW_FIELDS, GenerationSerializer, ImageSerializer
 from images.models import Generation, Image, Tag
 from images.services.generations import generation_get, generation_queryset
-from images.services.library import image_get
+from images.services.library import image_get, image_queryset
 from tests.images.factories import GenerationFactory, ImageFactory
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +52,31 @@ def test_an_image_is_rendered_as_by_its_declared_fields(user, fields):
 
     for loaded in (image_get(user=user, image_id=image.pk), Image.objects.get(pk=image.pk)):
         assert rendered(serializer.to_representation(loaded)) == by_drf(serializer, loaded)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"processing": Image.Processing.PENDING, "width": None, "height": None},
+        {"visibility": Image.Visibility.PUBLIC, "title": "Dusk", "exif": {"Make": "X"}, "category": "sea"},
+        {"visibility": Image.Visibility.PUBLIC, "is_hidden": True},
+        {"generation": None, "source": Image.Source.UPLOADED, "index": None},
+    ],
+    ids=["generated", "unprocessed upload", "public with details", "hidden by staff", "upload"],
+)
+def test_a_list_row_is_rendered_as_its_model_instance(user, settings, fields):
+    settings.CDN_URL = "https://cdn.example"  # published and unpublished images get different URLs
+    if "generation" not in fields:
+        fields = {"generation": GenerationFactory(user=user), **fields}
+    image = ImageFactory(user=user, **fields)
+    image.tags.add(Tag.objects.create(name="b"), Tag.objects.create(name="a"))
+    untagged = ImageFactory(user=user, **fields)
+    serializer = ImageSerializer(context=context())
+
+    for each in (image, untagged):
+        row = image_queryset(user=user).filter(pk=each.pk).values(*IMAGE_ROW_FIELDS).get()
+        assert rendered(serializer.to_representation(row)) == by_drf(serializer, image_get(user=user, image_id=each.pk))
 
 
 @pytest.mark.parametrize(
