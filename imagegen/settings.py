@@ -247,7 +247,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["imagegen.api.filters.FilterBackend"],
     "EXCEPTION_HANDLER": "imagegen.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "imagegen.api.pagination.CursorPagination",
     "PAGE_SIZE": 20,
