@@ -151,11 +151,8 @@ def _keyed_hmac(secret: str) -> hmac.HMAC:
     return hmac.new(secret.encode(), digestmod=hashlib.sha256)
 
 
-@functools.lru_cache(maxsize=32768)
 def _signature(secret: str, key: str, expires: int, attachment: str) -> str:
-    # Cached: a URL is the same for a whole period (url_epoch), and a gallery asks for the
-    # same hundreds of them again and again. The attachment name is signed too, so a
-    # link cannot be edited to save a file under another name.
+    # The attachment name is signed too, so a link cannot be edited to save a file under another name.
     message = f"{key}:{expires}:{attachment}" if attachment else f"{key}:{expires}"
     mac = _keyed_hmac(secret).copy()
     mac.update(message.encode())
@@ -177,20 +174,24 @@ def _expires(*, ttl: int | None = None, now: float | None = None) -> int:
     return url_epoch(ttl=ttl, now=now) * _URL_BUCKET_SECONDS
 
 
-def _signed_local_url(key: str, expires: int, attachment: str = "") -> str:
-    signature = _local_signature(key, expires, attachment)
-    # A list page signs hundreds of these: keys we make need no quoting, and the query is
-    # two safe values, so the general-purpose quoting is skipped unless a value needs it.
+@functools.lru_cache(maxsize=32768)
+def _signed_local_url(media_url: str, secret: str, key: str, expires: int, attachment: str = "") -> str:
+    # Cached: a URL is the same for a whole period (url_epoch), and a gallery asks for the
+    # same hundreds of them again and again.
+    signature = _signature(secret, key, expires, attachment)
+    # Keys we make need no quoting, and the query is two safe values, so the
+    # general-purpose quoting is skipped unless a value needs it.
     path = key if _URL_SAFE_KEY.fullmatch(key) else quote(key)
     query = f"expires={expires}&signature={signature}"
     if attachment:
         query += "&" + urlencode({"attachment": attachment})
-    return f"{settings.MEDIA_URL}{path}?{query}"
+    return f"{media_url}{path}?{query}"
 
 
 def signed_local_url(key: str, *, ttl: int | None = None, now: float | None = None, attachment: str = "") -> str:
     """A relative URL of our media view for ``key``; with ``attachment`` the file downloads under that name."""
-    return _signed_local_url(key, _expires(ttl=ttl, now=now), attachment)
+    expires = _expires(ttl=ttl, now=now)
+    return _signed_local_url(settings.MEDIA_URL, settings.SECRET_KEY, key, expires, attachment)
 
 
 def verify_local_signature(
@@ -227,10 +228,12 @@ class FileUrls:
         self._cdn = settings.CDN_URL
         self._s3 = is_s3()
         self._expires = _expires(now=now)
+        self._media_url = settings.MEDIA_URL
+        self._secret = settings.SECRET_KEY
 
     def __call__(self, key: str, *, public: bool = False) -> str:
         if public and self._cdn and is_public_key(key):
             return f"{self._cdn}/{quote(key)}"
         if self._s3:
             return default_storage.url(key)
-        return _signed_local_url(key, self._expires)
+        return _signed_local_url(self._media_url, self._secret, key, self._expires)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import tzinfo
 from typing import ClassVar, TypeVar
 
 from django.conf import settings
@@ -21,12 +22,12 @@ from images.services.relocation import published
 from images.storage import FileUrls
 
 
-def iso_datetime(value: object) -> str | None:
-    """A datetime as DRF's ``DateTimeField`` writes it: ISO 8601 in the current time zone, ``Z`` for UTC."""
+def iso_datetime(value: object, tz: tzinfo | None = None) -> str | None:
+    """A datetime as DRF's ``DateTimeField`` writes it: ISO 8601 in the current time zone (or ``tz``), ``Z`` for UTC."""
     if value is None:
         return None
     if timezone.is_aware(value):
-        value = value.astimezone(timezone.get_current_timezone())
+        value = value.astimezone(tz or timezone.get_current_timezone())
     text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
@@ -63,14 +64,18 @@ def image_row(image: Image) -> dict:
     return row
 
 
-class _AnswerUrls:
-    """The absolute URLs of files in one answer; made once per answer and kept in the serializer's context."""
+class _Answer:
+    """What the images of one answer share (its time zone, how it makes file URLs absolute), read once.
+
+    Made by the first image serialized and kept in the serializer's context.
+    """
 
     def __init__(self, context: dict) -> None:
+        self.timezone = timezone.get_current_timezone()
         self._base = _absolute_base(context)
         self._file_url = FileUrls()
 
-    def __call__(self, key: str, public: bool) -> str:
+    def url(self, key: str, public: bool) -> str:
         url = self._file_url(key, public=public)
         return f"{self._base}{url}" if url.startswith("/") else url
 
@@ -93,11 +98,11 @@ class ImageSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
-    def _urls(self) -> _AnswerUrls:
-        urls = self.context.get("_answer_urls")
-        if urls is None:
-            urls = self.context["_answer_urls"] = _AnswerUrls(self.context)
-        return urls
+    def _answer(self) -> _Answer:
+        answer = self.context.get("_answer")
+        if answer is None:
+            answer = self.context["_answer"] = _Answer(self.context)
+        return answer
 
     def _files(self, row: dict) -> tuple[str | None, str | None, dict]:
         """``url``, ``thumbnail_url`` and ``variants`` of an image's row."""
@@ -105,7 +110,7 @@ class ImageSerializer(serializers.ModelSerializer):
         # upload (EXIF with GPS and all): it is never handed out.
         if row["processing"] != Image.Processing.READY:
             return None, None, {}
-        urls = self._urls()
+        urls = self._answer().url
         public = published(visibility=row["visibility"], is_hidden=row["is_hidden"], processing=row["processing"])
         stored = row["variants"]
         thumb = stored.get("thumb_256") or stored.get("thumb_768")
@@ -180,7 +185,7 @@ class ImageSerializer(serializers.ModelSerializer):
             "category": row["category"],
             "visibility": row["visibility"],
             "processing": row["processing"],
-            "created_at": iso_datetime(row["created_at"]),
+            "created_at": iso_datetime(row["created_at"], self._answer().timezone),
         }
 
 
