@@ -61,9 +61,14 @@ def with_tag_names(images: QuerySet[Image]) -> QuerySet[Image]:
     return images.annotate(tag_names=Subquery(names, output_field=JSONField()))
 
 
+def listed_images() -> QuerySet[Image]:
+    """Everyone's images as lists show them: never a direct upload that was not completed."""
+    return with_tag_names(Image.objects.exclude(processing=Image.Processing.AWAITING_UPLOAD))
+
+
 def image_queryset(*, user: User) -> QuerySet[Image]:
-    """The user's images as lists show them: never a direct upload that was not completed."""
-    return with_tag_names(Image.objects.filter(user=user).exclude(processing=Image.Processing.AWAITING_UPLOAD))
+    """The user's images as lists show them (``listed_images``)."""
+    return listed_images().filter(user=user)
 
 
 def public_image_queryset() -> QuerySet[Image]:
