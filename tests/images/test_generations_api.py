@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from images.models import Generation
 from tests.images.factories import GenerationFactory, ImageFactory
@@ -155,6 +157,14 @@ def test_over_the_daily_quota_is_a_429_saying_when_it_resets(api, user, settings
     assert response.json()["error"]["code"] == "quota_exceeded"
     assert int(response["Retry-After"]) > 0
     assert Generation.objects.count() == 1
+
+
+def test_an_unlimited_tier_is_not_summed_or_locked_when_it_creates(api, user, settings):
+    settings.TIER_QUOTAS = {"free": 0}
+    with CaptureQueriesContext(connection) as queries:
+        assert create(api, {"prompt": "x"}).status_code == 202
+    # The day's sum grows with every request, inside the write transaction: an unlimited tier skips it.
+    assert not [query for query in queries.captured_queries if "SUM(" in query["sql"]]
 
 
 def test_the_same_idempotency_key_and_body_returns_the_first_generation(api):
