@@ -89,7 +89,7 @@ def sweep_generations() -> dict[str, int]:
 
 @shared_task(bind=True, name="images.deliver_webhook")
 def deliver_webhook(self: Task, generation_id: str, event: str, webhook_id: str, attempt: int) -> None:
-    from images.webhooks import deliver
+    from images.api.webhooks import deliver
 
     try:
         retry_in = deliver(generation_id=generation_id, event=event, webhook_id=webhook_id, attempt=attempt)

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from imagegen.backoff import doubling
 from imagegen.metrics import BROKER_OUTAGES, PUBLISH_FAILURES, PUBLISH_RETRIES
+from images.jobs import RUN_GENERATION, job
 from images.models import Generation
 
 logger = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def generation_publish(*, generation_id: str, countdown: float | None = None) ->
     Never raises: on failure the job is left owed a message and this process
     starts re-sending owed jobs. Call it outside transactions (on commit).
     """
-    from images.tasks import run_generation
+    run_generation = job(RUN_GENERATION)
 
     try:
         if countdown:

@@ -43,6 +43,7 @@ from imagegen.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
 from imagegen.polling import poll
 from images import processing
 from images.failures import clipped
+from images.jobs import PROCESS_IMAGE, job
 from images.models import Image
 from images.services.derive import derive_image
 from images.services.library import clean_tags, tags_for
@@ -152,7 +153,7 @@ def image_upload(
     ``corrupt``...; 413 ``file_too_large``, ``storage_quota_exceeded``; 429
     ``upload_quota_exceeded``.
     """
-    from images.tasks import process_image
+    process_image = job(PROCESS_IMAGE)
 
     if visibility not in Image.Visibility.values:
         raise Invalid(
@@ -429,7 +430,8 @@ def direct_upload_complete(*, user: User, image_id: object) -> tuple[Image, bool
     file is then deleted, so the client can upload again).
     """
     from images.services.library import image_get
-    from images.tasks import process_image
+
+    process_image = job(PROCESS_IMAGE)
 
     pk = image_get(user=user, image_id=image_id).pk  # 404 for an unknown id or anyone else's
     stored = ""

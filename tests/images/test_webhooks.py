@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import webhook_secret_rotate
+from images.api.webhooks import deliver
 from images.models import WebhookDelivery
-from images.webhooks import deliver, queue_webhook, sign
+from images.webhooks import queue_webhook, sign
 from tests.images.factories import GenerationFactory
 
 pytestmark = pytest.mark.django_db
