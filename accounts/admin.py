@@ -42,9 +42,7 @@ class UserAdmin(BaseUserAdmin):
             super()
             .get_queryset(request)
             .annotate(
-                _image_count=_count_subquery(
-                    Image.objects.exclude(processing=Image.Processing.AWAITING_UPLOAD), Count("id")
-                ),
+                _image_count=_count_subquery(Image.objects.listed(), Count("id")),
                 _used_today=_count_subquery(today, Sum("n")),
             )
         )

@@ -116,6 +116,12 @@ class Tag(models.Model):
         return self.name
 
 
+class ImageQuerySet(models.QuerySet):
+    def listed(self) -> ImageQuerySet:
+        """The images that count as someone's: a direct upload whose file never came does not."""
+        return self.exclude(processing=Image.Processing.AWAITING_UPLOAD)
+
+
 class Image(models.Model):
     """One stored original (generated or uploaded) and the derivatives made from it."""
 
@@ -167,6 +173,8 @@ class Image(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ImageQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

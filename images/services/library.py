@@ -63,7 +63,7 @@ def with_tag_names(images: QuerySet[Image]) -> QuerySet[Image]:
 
 def listed_images() -> QuerySet[Image]:
     """Everyone's images as lists show them: never a direct upload that was not completed."""
-    return with_tag_names(Image.objects.exclude(processing=Image.Processing.AWAITING_UPLOAD))
+    return with_tag_names(Image.objects.listed())
 
 
 def image_queryset(*, user: User) -> QuerySet[Image]:

@@ -26,11 +26,7 @@ def images_expire(*, older_than_days: int) -> int:
     total = 0
     while True:
         with transaction.atomic():
-            batch = list(
-                Image.objects.filter(created_at__lt=cutoff)
-                .exclude(processing=Image.Processing.AWAITING_UPLOAD)
-                .order_by("created_at")[:BATCH]
-            )
+            batch = list(Image.objects.filter(created_at__lt=cutoff).listed().order_by("created_at")[:BATCH])
             if not batch:
                 return total
             delete_image_rows(batch)

@@ -15,7 +15,7 @@ from images.services.quotas import Quota, quota_for_user
 
 def gallery_images(*, user: User):
     """The user's images that count as theirs: a direct upload still waiting for its file does not."""
-    return Image.objects.filter(user=user).exclude(processing=Image.Processing.AWAITING_UPLOAD)
+    return Image.objects.filter(user=user).listed()
 
 
 def image_count_for_user(*, user: User) -> int:
