@@ -31,6 +31,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils.crypto import salted_hmac
 
+from imagegen.signing import expiring_signature_valid
+
 # Signed local URLs expire on these boundaries, so a URL stays the same for a
 # while and browsers can cache the image.
 _URL_BUCKET_SECONDS = 300
@@ -197,13 +199,7 @@ def signed_local_url(key: str, *, ttl: int | None = None, now: float | None = No
 def verify_local_signature(
     key: str, expires: str, signature: str, *, attachment: str = "", now: float | None = None
 ) -> bool:
-    try:
-        expires_at = int(expires)
-    except (TypeError, ValueError):
-        return False
-    if expires_at < (time.time() if now is None else now):
-        return False
-    return hmac.compare_digest(_local_signature(key, expires_at, attachment), signature or "")
+    return expiring_signature_valid(lambda at: _local_signature(key, at, attachment), expires, signature, now=now)
 
 
 def file_url(key: str, *, public: bool = False) -> str:

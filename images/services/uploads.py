@@ -41,6 +41,7 @@ from django.utils import timezone
 from accounts.models import User
 from imagegen.errors import Conflict, DomainError, Invalid, NotFound, TooLarge
 from imagegen.polling import poll
+from imagegen.signing import expiring_signature_valid
 from images import processing
 from images.failures import clipped
 from images.jobs import PROCESS_IMAGE, job
@@ -366,13 +367,9 @@ def upload_signature(*, image_id: uuid.UUID | str, key: str, expires: int) -> st
 
 
 def verify_upload_signature(*, image_id: uuid.UUID | str, key: str, expires: str, signature: str) -> bool:
-    try:
-        expires_at = int(expires)
-    except (TypeError, ValueError):
-        return False
-    if expires_at < time.time():
-        return False
-    return hmac.compare_digest(upload_signature(image_id=image_id, key=key, expires=expires_at), signature or "")
+    return expiring_signature_valid(
+        lambda at: upload_signature(image_id=image_id, key=key, expires=at), expires, signature
+    )
 
 
 def image_processing_wait(image: Image, *, seconds: float) -> Image:
