@@ -349,6 +349,10 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+if _broker_scheme == "sqla+sqlite":
+    # kombu passes these to create_engine(): the plugin reconnects a process whose
+    # broker file was removed or replaced (imagegen/embedded_broker.py).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"plugins": ["imagegen_follow_broker_file"]}
 if BROKER_IS_SQS:
     # kombu's SQS transport with a fix: it survives SQS outages (see the module).
     CELERY_BROKER_TRANSPORT = "imagegen.sqs_transport:Transport"
