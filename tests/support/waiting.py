@@ -53,7 +53,7 @@ def wait_for(
 
     value = poll(get_while_running, until=until, timeout=timeout, interval=interval)
     if not until(value):
-        raise TimeoutError(f"{what} not met within {timeout}s{_tail(log)}")
+        raise TimeoutError(f"waited {timeout}s for {what} in vain{_tail(log)}")
     return value
 
 
