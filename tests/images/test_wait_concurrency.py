@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,6 +11,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from images.models import Generation
 from tests.support.processes import child_env, web_server
+from tests.support.waiting import poll
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -34,9 +34,7 @@ def test_twenty_waiting_requests_leave_get_answering(user, tmp_path):
             pool.submit(request, "POST", f"{base}/api/v1/generations", token, {"prompt": f"p{i}"}, Prefer="wait=15")
             for i in range(WAITERS)
         ]
-        deadline = time.monotonic() + 30
-        while Generation.objects.count() < WAITERS and time.monotonic() < deadline:
-            time.sleep(0.1)
+        poll(Generation.objects.count, until=lambda count: count >= WAITERS, timeout=30, interval=0.1)
         assert Generation.objects.count() == WAITERS
         target = Generation.objects.first()
         status, body = request("GET", f"{base}/api/v1/generations/{target.pk}", token)
