@@ -11,7 +11,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from images.storage import image_key
 from tests.support.http import call
-from tests.support.moto import aws_env, boto3_client, moto_server
+from tests.support.moto import aws_env, boto3_client
 from tests.support.processes import celery_worker, child_env, web_server
 from tests.support.waiting import poll
 
@@ -19,12 +19,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 BUCKET = "imagegen-e2e"
 QUEUE = "imagegen-e2e"
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    with moto_server() as url:
-        yield url
 
 
 def test_a_generation_runs_over_sqs_and_lands_in_s3_with_a_working_presigned_url(moto_url, user, tmp_path):
