@@ -3,6 +3,9 @@
 ``wait_for`` is for waits that are a precondition (a server up, a job finished before the test looks):
 it raises when the time is up, or as soon as the process doing the work has exited. ``poll`` is for waits
 whose outcome the test then checks itself, with its own message.
+
+The loop is not the app's (imagegen/polling.py): bench/ starts servers with these helpers from a process
+without Django settings, and importing anything of imagegen loads them.
 """
 
 from __future__ import annotations
