@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ import pytest
 import yaml
 
 from tests.support.processes import BASE_DIR, free_port, stop
+from tests.support.waiting import wait_for
 
 VENV_BIN = Path(sys.executable).parent
 APP_DIR = "/app"  # the Dockerfile's WORKDIR: this checkout plays it here
@@ -333,16 +333,15 @@ def test_the_default_command_serves_healthz_to_its_healthcheck_and_the_load_bala
 
 def wait_http_with_host(url: str, host: str, proc: subprocess.Popen, log_path: Path, timeout: float = 60) -> None:
     """Wait until gunicorn answers ``url`` for ``host`` (wait_http would send the URL's own host, which is refused)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the web process exited:\n{log_path.read_text(errors='replace')[-3000:]}")
+
+    def answers() -> bool:
         try:
             get_status(url, host)
-            return
         except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {timeout}s:\n{log_path.read_text(errors='replace')[-3000:]}")
+            return False
+        return True
+
+    wait_for(answers, timeout=timeout, process=proc, log=log_path, what=f"{url} to answer")
 
 
 # --- docker-compose.yml ------------------------------------------------------------

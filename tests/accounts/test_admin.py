@@ -7,7 +7,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import ApiKey, User
+from accounts.models import ApiKey
 from images.models import Generation, Image
 from tests.factories import ApiKeyFactory, UserFactory
 from tests.support.admin import staff_with
@@ -19,10 +19,9 @@ KEYS = "/admin/accounts/apikey/"
 
 
 @pytest.fixture
-def staff() -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser(email="admin@example.com", password="x-admin-password-1"))
-    return client
+def staff(admin_client: Client) -> Client:
+    """A superuser, signed in (pytest-django's ``admin_client``)."""
+    return admin_client
 
 
 def add_usage(user, *, images: int, requested: list[int]) -> None:

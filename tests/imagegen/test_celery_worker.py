@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from celery_app import app
 from imagegen.logging import request_id_var
 from tests.support.processes import celery_worker
+from tests.support.waiting import poll
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +21,5 @@ def test_a_task_sent_through_the_embedded_broker_runs_in_a_worker_with_the_reque
             app.send_task("tests.support.tasks.write_marker", args=[str(marker), "ran"])
         finally:
             request_id_var.reset(token)
-        deadline = time.monotonic() + 20
-        while not marker.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        poll(marker.exists, timeout=20, interval=0.1)
     assert marker.read_text().splitlines() == ["ran", "req-from-web"]

@@ -20,6 +20,7 @@ from tests.imagegen.test_settings import PRODUCTION, run
 from tests.support.moto import aws_env, boto3_client, moto_server
 from tests.support.processes import celery_worker, child_env, wait_for_text
 from tests.support.proxy import tcp_proxy
+from tests.support.waiting import poll
 
 QUEUE = "imagegen"
 QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/imagegen"
@@ -121,9 +122,7 @@ def test_a_worker_outlives_a_10_s_sqs_outage_and_then_runs_a_new_job(tmp_path, m
             # would go to it, hidden for the visibility timeout (as SQS would).
             wait_for_text(log, "works again", worker, timeout=60)
             send_marker_task(moto_url, queue, marker, monkeypatch)
-            deadline = time.monotonic() + 30
-            while not marker.exists() and time.monotonic() < deadline:
-                time.sleep(0.2)
+            poll(marker.exists, timeout=30, interval=0.2)
             assert marker.exists(), log.read_text()[-3000:]
             assert marker.read_text().startswith("after the outage")
             assert worker.poll() is None

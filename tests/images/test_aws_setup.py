@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from io import StringIO
 
 import pytest
@@ -13,16 +12,10 @@ from django.core.management import CommandError, call_command
 from kombu import Connection
 
 from images.management.commands.aws_setup import sqs_queue_name
-from tests.support.moto import aws_env, boto3_client, moto_server, reset_moto
+from tests.support.moto import aws_env, boto3_client, reset_moto
 from tests.support.processes import BASE_DIR, child_env, free_port
 
 REGION = "eu-west-1"
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
 
 
 @pytest.fixture(autouse=True)

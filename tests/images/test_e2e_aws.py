@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 import urllib.request
 
 import pytest
@@ -12,19 +11,14 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from images.storage import image_key
 from tests.support.http import call
-from tests.support.moto import aws_env, boto3_client, moto_server
+from tests.support.moto import aws_env, boto3_client
 from tests.support.processes import celery_worker, child_env, web_server
+from tests.support.waiting import poll
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 BUCKET = "imagegen-e2e"
 QUEUE = "imagegen-e2e"
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    with moto_server() as url:
-        yield url
 
 
 def test_a_generation_runs_over_sqs_and_lands_in_s3_with_a_working_presigned_url(moto_url, user, tmp_path):
@@ -44,10 +38,9 @@ def test_a_generation_runs_over_sqs_and_lands_in_s3_with_a_working_presigned_url
         _, body = call("POST", f"{base}/api/v1/generations", token,
                             {"prompt": "teal lighthouse, calm sea", "size": "512x512", "seed": 5},
                             Prefer="wait=60")  # fmt: skip
-        deadline = time.monotonic() + 60
-        while body["status"] in ("queued", "running") and time.monotonic() < deadline:
-            time.sleep(0.5)
-            _, body = call("GET", f"{base}/api/v1/generations/{body['id']}", token)
+        url = f"{base}/api/v1/generations/{body['id']}"
+        body = poll(lambda: call("GET", url, token)[1], until=lambda b: b["status"] not in ("queued", "running"),
+                    timeout=60, interval=0.5)  # fmt: skip
     assert body["status"] == "succeeded", (body, (tmp_path / "worker.log").read_text()[-4000:])
     image = body["images"][0]
     key = image_key(user_id=user.pk, image_id=image["id"], name="original.png")

@@ -11,17 +11,9 @@ from PIL import Image as PILImage
 from celery_app import app
 from images.models import Generation, Image
 from tests.support.processes import celery_worker, child_env, kill_group
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(predicate, timeout: float = 60, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(interval)
-    raise TimeoutError("condition not met in time")
 
 
 def worker_env(tmp_path, **extra: str) -> dict[str, str]:

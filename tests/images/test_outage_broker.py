@@ -31,6 +31,7 @@ from tests.support.http import call
 from tests.support.moto import aws_env, boto3_client, moto_server
 from tests.support.processes import celery_worker, child_env, kill_group, wait_for_text, web_server
 from tests.support.proxy import TcpProxy, tcp_proxy
+from tests.support.waiting import poll
 
 BUCKET = "imagegen-outage"
 QUEUE = "imagegen-outage"
@@ -93,11 +94,8 @@ def submit_through_outage(base: str, token: str, proxy: TcpProxy, during) -> lis
 
 
 def assert_all_succeed_once(accepted: list[str], logs: list[Path], *, minimum: int = 1 + OUTAGE_SECONDS // 3) -> None:
-    deadline = time.monotonic() + CATCH_UP_SECONDS
-    while time.monotonic() < deadline:
-        if Generation.objects.filter(pk__in=accepted, status="succeeded").count() == len(accepted):
-            break
-        time.sleep(0.5)
+    succeeded = Generation.objects.filter(pk__in=accepted, status="succeeded")
+    poll(succeeded.count, until=lambda count: count == len(accepted), timeout=CATCH_UP_SECONDS, interval=0.5)
     states = dict(Generation.objects.filter(pk__in=accepted).values_list("pk", "status"))
     tail = "\n".join(log.read_text(errors="replace")[-3000:] for log in logs if log.exists())
     assert all(status == "succeeded" for status in states.values()), (states, tail)

@@ -32,6 +32,7 @@ from tests.images.factories import GenerationFactory
 from tests.support.moto import aws_env, boto3_client, moto_server
 from tests.support.processes import celery_worker, child_env, database_url, web_server
 from tests.support.proxy import tcp_proxy
+from tests.support.waiting import poll
 
 # Connections are closed and reopened, which a test inside a transaction cannot survive.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -156,10 +157,8 @@ def ride_out_an_outage(
         status, _, body = call("POST", f"{base}/api/v1/generations", token, job)
         assert status == 202, body
         accepted.append(body["id"])
-    deadline = time.monotonic() + 30
-    while not Generation.objects.filter(pk__in=accepted, status="running").exists():
-        assert time.monotonic() < deadline, "no job started"
-        time.sleep(0.1)
+    started = Generation.objects.filter(pk__in=accepted, status="running")
+    assert poll(started.exists, timeout=30, interval=0.1), "no job started"
 
     cut()
     cut_at = time.monotonic()
@@ -181,11 +180,11 @@ def ride_out_an_outage(
     status, _, body = call("POST", f"{base}/api/v1/generations", token, job)
     assert status == 202, body
     accepted.append(body["id"])
-    while Generation.objects.filter(pk__in=accepted, status__in=["queued", "running"]).exists():
-        if time.monotonic() - restored_at > RECOVERY_SECONDS:
-            stuck = list(Generation.objects.filter(pk__in=accepted).values_list("status", "error_message"))
-            pytest.fail(f"jobs not finished {RECOVERY_SECONDS} s after the outage: {stuck}\n{tails(logs)}")
-        time.sleep(0.5)
+    unfinished = Generation.objects.filter(pk__in=accepted, status__in=["queued", "running"])
+    left = RECOVERY_SECONDS - (time.monotonic() - restored_at)
+    if not poll(lambda: not unfinished.exists(), timeout=left, interval=0.5):
+        stuck = list(Generation.objects.filter(pk__in=accepted).values_list("status", "error_message"))
+        pytest.fail(f"jobs not finished {RECOVERY_SECONDS} s after the outage: {stuck}\n{tails(logs)}")
     for generation in Generation.objects.filter(pk__in=accepted):
         assert generation.status == "succeeded", (generation.error_code, generation.error_message, tails(logs))
         # The outage was not counted as a failed attempt, and each job has its one image.

@@ -16,6 +16,7 @@ from images.services.publishing import generation_publish, generations_publish_o
 from images.services.sweeper import generations_sweep
 from images.tasks import run_generation
 from tests.images.factories import GenerationFactory
+from tests.support.waiting import poll
 
 pytestmark = pytest.mark.django_db
 
@@ -225,9 +226,7 @@ def test_the_process_that_failed_to_publish_resends_by_itself_and_then_stops(bro
     time.sleep(0.3)
     assert broker.sent == []  # still down: nothing taken, the thread keeps trying
     broker.down = False
-    deadline = time.monotonic() + 10
-    while publishing.RETRIER._thread is not None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    poll(lambda: publishing.RETRIER._thread is None, timeout=10, interval=0.05)
     assert publishing.RETRIER._thread is None, "the retrier should stop once nothing is owed"
     assert broker.ids == [str(generation.pk)]
     generation.refresh_from_db()

@@ -17,7 +17,6 @@ from images.models import Generation, Image
 from images.services import relocation
 from images.services.pipeline import generation_run, output_image_id
 from images.storage import image_key, private_folder_secret
-from tests.factories import UserFactory
 from tests.images.factories import GenerationFactory, ImageFactory
 from tests.images.test_uploads import png_bytes, upload_file
 
@@ -203,10 +202,9 @@ def test_a_public_upload_is_processed_into_the_public_prefix_and_its_raw_file_ne
 
 
 @pytest.fixture
-def staff() -> Client:
-    client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
+def staff(admin_client: Client) -> Client:
+    """A superuser, signed in (pytest-django's ``admin_client``)."""
+    return admin_client
 
 
 @pytest.mark.parametrize(

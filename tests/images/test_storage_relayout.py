@@ -12,13 +12,8 @@ from django.core.management import call_command
 
 from images.models import Image
 from images.storage import image_key
-from tests.images import test_images_s3
+from tests.images.conftest import BUCKET, keys_in
 from tests.images.factories import ImageFactory
-from tests.images.test_images_s3 import BUCKET, keys_in
-
-# The same fixtures as the images API's S3 tests: one moto server per module, settings pointed at it.
-moto_url = test_images_s3.moto_url
-s3 = test_images_s3.s3
 
 pytestmark = pytest.mark.django_db
 

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from images.models import Generation
+from tests.support.http import call
 from tests.support.processes import child_env, web_server
+from tests.support.waiting import poll
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 WAITERS = 20
-
-
-def request(method: str, url: str, token: str, body: dict | None = None, **headers: str):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json", **headers})  # fmt: skip
-    with urllib.request.urlopen(req, timeout=60) as response:
-        return response.status, json.loads(response.read())
 
 
 def test_twenty_waiting_requests_leave_get_answering(user, tmp_path):
@@ -31,15 +22,13 @@ def test_twenty_waiting_requests_leave_get_answering(user, tmp_path):
     # No worker runs: every job stays queued, so each waiter holds on for its full wait.
     with web_server(tmp_path / "web.log", env=child_env()) as base, ThreadPoolExecutor(WAITERS) as pool:
         waiters = [
-            pool.submit(request, "POST", f"{base}/api/v1/generations", token, {"prompt": f"p{i}"}, Prefer="wait=15")
+            pool.submit(call, "POST", f"{base}/api/v1/generations", token, {"prompt": f"p{i}"}, Prefer="wait=15")
             for i in range(WAITERS)
         ]
-        deadline = time.monotonic() + 30
-        while Generation.objects.count() < WAITERS and time.monotonic() < deadline:
-            time.sleep(0.1)
+        poll(Generation.objects.count, until=lambda count: count >= WAITERS, timeout=30, interval=0.1)
         assert Generation.objects.count() == WAITERS
         target = Generation.objects.first()
-        status, body = request("GET", f"{base}/api/v1/generations/{target.pk}", token)
+        status, body = call("GET", f"{base}/api/v1/generations/{target.pk}", token)
         still_waiting = sum(not w.done() for w in waiters)
         results = [w.result() for w in waiters]
     assert status == 200 and body["id"] == str(target.pk)

@@ -28,7 +28,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -36,7 +35,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.support.processes import free_port, stop
+from tests.support.processes import answers, free_port, stop
+from tests.support.waiting import wait_for
 
 DEFAULT_REGION = "us-east-1"
 # moto accepts any credentials; boto3 refuses to sign without some.
@@ -75,14 +75,6 @@ def reset_moto(endpoint_url: str) -> None:
         response.read()
 
 
-def _answers(endpoint_url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{endpoint_url}/moto-api/", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def _start(log_path: Path, timeout: float) -> tuple[subprocess.Popen, str]:
     port = free_port()
     endpoint_url = f"http://127.0.0.1:{port}"
@@ -94,15 +86,19 @@ def _start(log_path: Path, timeout: float) -> tuple[subprocess.Popen, str]:
             # moto must not pick up a developer's real AWS profile or endpoint.
             env={key: value for key, value in os.environ.items() if not key.startswith("AWS_")},
         )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        if _answers(endpoint_url):
-            return proc, endpoint_url
-        time.sleep(0.1)
-    stop(proc, timeout=5)
-    raise RuntimeError(f"moto_server on {endpoint_url} did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+    try:
+        wait_for(
+            lambda: answers(f"{endpoint_url}/moto-api/"),
+            timeout=timeout,
+            interval=0.1,
+            process=proc,
+            log=log_path,
+            what=f"moto_server on {endpoint_url}",
+        )
+    except (RuntimeError, TimeoutError) as exc:
+        stop(proc, timeout=5)
+        raise RuntimeError(f"moto_server on {endpoint_url} did not start") from exc
+    return proc, endpoint_url
 
 
 @contextmanager

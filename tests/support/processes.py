@@ -7,12 +7,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from django.db import connection
+
+from tests.support.waiting import wait_for
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -41,14 +42,15 @@ def child_env(**overrides: str) -> dict[str, str]:
 
 
 def wait_for_text(path: Path, text: str, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and text in path.read_text(errors="replace"):
-            return
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited ({proc.returncode}):\n{path.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.1)
-    raise TimeoutError(f"{text!r} not seen in {path} within {timeout}s:\n{path.read_text(errors='replace')[-3000:]}")
+    """Wait until ``proc`` has written ``text`` to its log ``path``."""
+    wait_for(
+        lambda: path.exists() and text in path.read_text(errors="replace"),
+        timeout=timeout,
+        interval=0.1,
+        process=proc,
+        log=path,
+        what=f"{text!r} in {path}",
+    )
 
 
 def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
@@ -93,18 +95,19 @@ def celery_worker(
 
 
 def wait_http(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    """Wait until the server ``proc`` answers ``url`` with a success."""
+    wait_for(lambda: answers(url), timeout=timeout, process=proc, what=f"{url} to answer")
+
+
+def answers(url: str) -> bool:
+    """Whether a GET of ``url`` succeeds now (an error status or no answer is a no)."""
     import urllib.request
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {timeout}s")
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except OSError:
+        return False
 
 
 @contextmanager

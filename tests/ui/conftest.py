@@ -35,6 +35,10 @@ def csrf_post(client: Client, path: str, data: dict | None = None, **extra: obje
     return client.post(path, {**(data or {}), "csrfmiddlewaretoken": token}, **extra)
 
 
+def text(response) -> str:
+    return response.content.decode()
+
+
 def generated(user, *, prompt: str = "a quiet harbour", n: int = 1, **fields: object) -> Generation:
     """A finished generation with real stored images (the fake provider, run in-process)."""
     generation = GenerationFactory(user=user, provider="fake", model="fake-1", prompt=prompt, n=n, **fields)

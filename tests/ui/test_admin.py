@@ -9,7 +9,6 @@ import pytest
 from django.test import Client
 
 from images.models import Generation, Image, WebhookDelivery
-from tests.factories import UserFactory
 from tests.images.factories import GenerationFactory, ImageFactory
 from tests.support.admin import staff_with
 from tests.ui.conftest import generated, image_of
@@ -18,10 +17,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def staff() -> Client:
-    client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
+def staff(admin_client: Client) -> Client:
+    """A superuser, signed in (pytest-django's ``admin_client``)."""
+    return admin_client
 
 
 def action(client: Client, url: str, name: str, objects: list) -> object:

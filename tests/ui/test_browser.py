@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from PIL import Image as PILImage
 from images.models import Generation
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.support.processes import celery_worker, child_env, web_server
+from tests.support.waiting import wait_for
 from tests.ui.conftest import jpeg_bytes
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,15 +38,6 @@ pytestmark = [
 ]
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package (requirements-dev.txt)")
-
-
-def wait_for(predicate, timeout: float = 60, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(interval)
-    raise TimeoutError("condition not met in time")
 
 
 @pytest.fixture(scope="module")
