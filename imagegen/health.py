@@ -30,7 +30,7 @@ def check_database() -> None:
 
 
 def check_broker() -> None:
-    from celery_app import app
+    from imagegen.celery import app
 
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=3)

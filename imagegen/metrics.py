@@ -111,7 +111,7 @@ _OWED = {"status": "queued", "published_at__isnull": True, "publish_retry_at__is
 
 
 def _queue_depth() -> int | None:
-    from celery_app import app
+    from imagegen.celery import app
 
     try:
         with app.connection_for_write() as conn:
