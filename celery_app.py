@@ -1,13 +1,14 @@
 """The worker's and beat's entry point: ``celery -A celery_app worker`` (or ``beat``).
 
-Loads the settings first (a configuration mistake stops the start with one
-line), then hands Celery the app, which lives in ``imagegen/celery.py``.
+Starts like manage.py and gunicorn (imagegen/boot.py: var/, then the settings,
+a configuration mistake in one line), then hands Celery the app, which lives
+in ``imagegen/celery.py``.
 """
 
-from imagegen.boot import load_settings_or_exit
+from imagegen.boot import start
 
-load_settings_or_exit()
+start()
 
-from imagegen.celery import app  # noqa: E402 - after the settings, as in manage.py
+from imagegen.celery import app  # noqa: E402 - after the start, as in manage.py
 
 __all__ = ["app"]
