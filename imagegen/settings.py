@@ -323,6 +323,11 @@ if SQS_VISIBILITY_TIMEOUT <= GENERATION_TIME_LIMIT:
     raise ImproperlyConfigured("SQS_VISIBILITY_TIMEOUT must be greater than GENERATION_TIME_LIMIT")
 
 CELERY_TASK_DEFAULT_QUEUE = SQS_QUEUE_NAME
+# Applied by Celery to the task when the app is configured: past the soft limit the job
+# fails with its message (images/services/pipeline.py); 30 s later the child is killed.
+CELERY_TASK_ANNOTATIONS = {
+    "images.run_generation": {"soft_time_limit": GENERATION_TIME_LIMIT, "time_limit": GENERATION_TIME_LIMIT + 30},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
