@@ -3,9 +3,9 @@ import sys
 
 
 def main() -> None:
-    from imagegen.boot import load_settings_or_exit
+    from imagegen.boot import start
 
-    load_settings_or_exit()
+    start()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -1,6 +1,6 @@
 from django.core.asgi import get_asgi_application
 
-from imagegen.boot import load_settings_or_exit
+from imagegen.boot import start
 
-load_settings_or_exit()
+start()
 application = get_asgi_application()

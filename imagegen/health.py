@@ -21,6 +21,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from images.providers import provider_status
+
 logger = logging.getLogger(__name__)
 
 
@@ -30,7 +32,7 @@ def check_database() -> None:
 
 
 def check_broker() -> None:
-    from celery_app import app
+    from imagegen.celery import app
 
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=3)
@@ -47,21 +49,6 @@ def check_storage() -> None:
     os.makedirs(location, exist_ok=True)
     if not os.access(location, os.W_OK):
         raise OSError(f"{location} is not writable")
-
-
-def provider_status() -> dict[str, dict]:
-    """Which providers have their settings; informational, never a reason to be unready."""
-    from images.providers import configured_providers, default_provider_name, get_provider
-
-    configured = configured_providers()
-    return {
-        name: {
-            "configured": name in configured,
-            "default": name == default_provider_name(),
-            "models": get_provider(name).models() if name in configured else [],
-        }
-        for name in settings.IMAGE_PROVIDERS
-    }
 
 
 CHECKS: dict[str, Callable[[], None]] = {

@@ -21,6 +21,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from images.metrics import BROKER_OUTAGES, PUBLISH_FAILURES, PUBLISH_RETRIES
+
 logger = logging.getLogger(__name__)
 
 DURATION_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
@@ -29,12 +31,6 @@ REQUESTS = Counter("imagegen_http_requests", "HTTP requests served", ["method", 
 REQUEST_SECONDS = Histogram(
     "imagegen_http_request_duration_seconds", "Time to answer HTTP requests", buckets=DURATION_BUCKETS
 )
-
-# Counted by the process that publishes (the web process for new jobs, the worker for
-# its retries and beat's re-sends); /metrics shows the web processes' counts.
-PUBLISH_FAILURES = Counter("imagegen_publish_failures", "Job messages the broker did not take (each is re-sent)")
-PUBLISH_RETRIES = Counter("imagegen_publish_retries", "Re-sends of job messages owed to the broker", ["result"])
-BROKER_OUTAGES = Counter("imagegen_broker_outages", "Times publishing to the broker started failing, per process")
 
 
 def observe_request(method: str, status: int, seconds: float) -> None:
@@ -111,7 +107,7 @@ _OWED = {"status": "queued", "published_at__isnull": True, "publish_retry_at__is
 
 
 def _queue_depth() -> int | None:
-    from celery_app import app
+    from imagegen.celery import app
 
     try:
         with app.connection_for_write() as conn:

@@ -8,8 +8,6 @@ same code onto PostgreSQL, SQS and S3. ``.env.example`` lists every variable.
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,39 +18,30 @@ from django.core.exceptions import ImproperlyConfigured
 
 from imagegen.api.rates import parse_rate
 from imagegen.env import env_bool, env_int, env_int_map, env_list, env_str, require
+from imagegen.var import dev_secret_key_file, var_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", False)
 
 # --- var/: the embedded setup's database, broker, media and dev secret ---------
+# Read here, made by the entry points before the settings load (imagegen/boot.py, imagegen/var.py).
 
-VAR_DIR = Path(env_str("IMAGEGEN_VAR_DIR") or BASE_DIR / "var").resolve()
-
-
-def _ensure_writable(path: Path) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-probe"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        raise ImproperlyConfigured(
-            f"IMAGEGEN_VAR_DIR: {path} is not writable ({exc.strerror or exc}); "
-            "point IMAGEGEN_VAR_DIR at a writable folder"
-        ) from None
-
-
-_ensure_writable(VAR_DIR)
+VAR_DIR = var_dir()
 
 
 def _dev_secret_key() -> str:
-    # Generated once and kept, so sessions and signed URLs survive restarts.
-    key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
+    key_file = dev_secret_key_file(VAR_DIR)
+    try:
+        key = key_file.read_text().strip()
+    except OSError:
+        key = ""
+    if not key:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is not set and there is no development key in {key_file} yet; "
+            "manage.py, gunicorn (imagegen.wsgi) and celery_app make it when DEBUG is on"
+        )
+    return key
 
 
 def _secret_key_from_file(path: str) -> str:
@@ -334,6 +323,11 @@ if SQS_VISIBILITY_TIMEOUT <= GENERATION_TIME_LIMIT:
     raise ImproperlyConfigured("SQS_VISIBILITY_TIMEOUT must be greater than GENERATION_TIME_LIMIT")
 
 CELERY_TASK_DEFAULT_QUEUE = SQS_QUEUE_NAME
+# Applied by Celery to the task when the app is configured: past the soft limit the job
+# fails with its message (images/services/pipeline.py); 30 s later the child is killed.
+CELERY_TASK_ANNOTATIONS = {
+    "images.run_generation": {"soft_time_limit": GENERATION_TIME_LIMIT, "time_limit": GENERATION_TIME_LIMIT + 30},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -371,8 +365,6 @@ MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-with contextlib.suppress(OSError):  # a read-only checkout just serves from the finders
-    STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve from the app and project folders too, so nothing needs collectstatic
 # before the first start; the Docker image still collects (and compresses).

@@ -1,6 +1,6 @@
 from django.core.wsgi import get_wsgi_application
 
-from imagegen.boot import load_settings_or_exit
+from imagegen.boot import start
 
-load_settings_or_exit()
+start()
 application = get_wsgi_application()

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
 from images.models import Generation, Image, Tag, WebhookDelivery
+from images.providers import provider_status
 from images.services.generations import generation_cancel_any, generation_retry
 from images.services.library import MAX_BULK_DELETE, images_bulk_delete
 from images.services.relocation import image_files_relocate, images_set_visibility
@@ -118,8 +119,6 @@ class GenerationAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         # Staff asking "why did this fail with provider_not_configured?" see the answer above the list.
-        from imagegen.health import provider_status
-
         context = {"providers": provider_status(), **(extra_context or {})}
         return super().changelist_view(request, extra_context=context)
 

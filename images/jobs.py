@@ -9,6 +9,8 @@ it: Celery's autodiscovery imports every app's ``tasks`` module.
 
 from __future__ import annotations
 
+import threading
+
 from celery import Task, current_app
 
 RUN_GENERATION = "images.run_generation"
@@ -16,9 +18,16 @@ PROCESS_IMAGE = "images.process_image"
 DELIVER_WEBHOOK = "images.deliver_webhook"
 
 
+# Celery's autodiscovery returns at once, having imported nothing, to a thread that calls it while
+# another thread's call runs: the first requests of a new web process would find no task.
+_discovering = threading.Lock()
+
+
 def job(name: str) -> Task:
     """The registered task ``name`` (``.delay``, ``.delay_on_commit``, ``.apply_async`` as usual)."""
     registry = current_app.tasks
     if name not in registry:
-        current_app.loader.import_default_modules()  # autodiscovery, as at a worker's start
+        with _discovering:
+            if name not in registry:
+                current_app.loader.import_default_modules()  # autodiscovery, as at a worker's start
     return registry[name]

@@ -35,12 +35,8 @@ def retry_after_outage(task: Task, exc: Exception) -> Exception:
     return task.retry(exc=exc, countdown=countdown, max_retries=DATABASE_RETRIES)
 
 
-@shared_task(
-    bind=True,
-    name="images.run_generation",
-    soft_time_limit=settings.GENERATION_TIME_LIMIT,
-    time_limit=settings.GENERATION_TIME_LIMIT + 30,
-)
+# Its time limits are set from GENERATION_TIME_LIMIT by CELERY_TASK_ANNOTATIONS (settings.py).
+@shared_task(bind=True, name="images.run_generation")
 def run_generation(self: Task, generation_id: str) -> str:
     try:
         outcome = generation_run(generation_id=generation_id)

@@ -25,3 +25,16 @@ def configured_providers() -> dict[str, Provider]:
 
 def default_provider_name() -> str:
     return settings.IMAGE_PROVIDER
+
+
+def provider_status() -> dict[str, dict]:
+    """Which providers have their settings; informational, never a reason to be unready."""
+    configured = configured_providers()
+    return {
+        name: {
+            "configured": name in configured,
+            "default": name == default_provider_name(),
+            "models": get_provider(name).models() if name in configured else [],
+        }
+        for name in settings.IMAGE_PROVIDERS
+    }

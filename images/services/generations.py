@@ -223,24 +223,37 @@ def generation_get(*, user: User, generation_id: object) -> Generation:
 
 
 class WaitSlots:
-    """Caps how many requests in this process may hold a thread waiting for a job."""
+    """Caps how many requests in this process may hold a thread waiting for a job.
 
-    def __init__(self, size: int) -> None:
-        self._semaphore = threading.BoundedSemaphore(size)
+    ``size`` defaults to ``settings.MAX_WAITING_REQUESTS``, read at the first use, not at import.
+    """
+
+    def __init__(self, size: int | None = None) -> None:
+        self._semaphore = threading.BoundedSemaphore(size) if size is not None else None
+        self._sizing = threading.Lock()
         # Per thread: one shared flag let a refused request's False hide a holder's True (a slot never released).
         self._held = threading.local()
 
+    def _slots(self) -> threading.BoundedSemaphore:
+        semaphore = self._semaphore
+        if semaphore is None:
+            with self._sizing:  # two first requests at once must not make two semaphores
+                if self._semaphore is None:
+                    self._semaphore = threading.BoundedSemaphore(settings.MAX_WAITING_REQUESTS)
+                semaphore = self._semaphore
+        return semaphore
+
     def __enter__(self) -> bool:
-        self._held.acquired = self._semaphore.acquire(blocking=False)
+        self._held.acquired = self._slots().acquire(blocking=False)
         return self._held.acquired
 
     def __exit__(self, *exc: object) -> None:
         if self._held.acquired:
             self._held.acquired = False
-            self._semaphore.release()
+            self._slots().release()
 
 
-WAIT_SLOTS = WaitSlots(getattr(settings, "MAX_WAITING_REQUESTS", 32))
+WAIT_SLOTS = WaitSlots()
 
 
 def generation_wait(*, user: User, generation_id: object, seconds: float) -> Generation:

@@ -26,8 +26,8 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from imagegen.backoff import doubling
-from imagegen.metrics import BROKER_OUTAGES, PUBLISH_FAILURES, PUBLISH_RETRIES
 from images.jobs import RUN_GENERATION, job
+from images.metrics import BROKER_OUTAGES, PUBLISH_FAILURES, PUBLISH_RETRIES
 from images.models import Generation
 
 logger = logging.getLogger(__name__)

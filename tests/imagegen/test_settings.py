@@ -1,5 +1,6 @@
 """Settings boot under the embedded default and under production-style env vars,
-and a bad value stops the start with one line naming the variable."""
+a bad value stops the start with one line naming the variable, and the settings
+only read: what they read is made by the entry points (imagegen/boot.py)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ OUR_VARS = (
 
 PROBE = """
 import json
-from imagegen.boot import load_settings_or_exit
-load_settings_or_exit()
+from imagegen.boot import start
+start()
 from django.conf import settings as s
 print(json.dumps({
     "debug": s.DEBUG,
@@ -138,6 +139,37 @@ def test_it_stops_with_one_line_when_var_is_not_writable(tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "IMAGEGEN_VAR_DIR" in result.stderr and "not writable" in result.stderr
+
+
+SETTINGS_ONLY = """
+from django.conf import settings
+settings.INSTALLED_APPS
+"""
+
+
+def test_loading_the_settings_alone_writes_nothing_in_an_empty_var_dir(tmp_path):
+    var = tmp_path / "var"
+
+    result = run(
+        SETTINGS_ONLY, {**PRODUCTION, "IMAGEGEN_VAR_DIR": str(var), "DJANGO_SETTINGS_MODULE": "imagegen.settings"}
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert not var.exists()
+
+
+def test_under_debug_the_settings_alone_read_the_dev_key_and_never_make_it(tmp_path):
+    var = tmp_path / "var"
+    env = {"DEBUG": "1", "IMAGEGEN_VAR_DIR": str(var), "DJANGO_SETTINGS_MODULE": "imagegen.settings"}
+
+    missing = run(SETTINGS_ONLY, env)
+    made = boot({"DEBUG": "1", "IMAGEGEN_VAR_DIR": str(var)})  # through the entry points' start
+    read = run(SETTINGS_ONLY + "print(settings.SECRET_KEY)", env)
+
+    assert missing.returncode != 0
+    assert f"no development key in {var / 'secret_key'}" in missing.stderr
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.strip() == made["secret_key"] == (var / "secret_key").read_text()
 
 
 def test_check_deploy_is_clean_under_production_env_vars(tmp_path):

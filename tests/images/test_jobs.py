@@ -34,3 +34,36 @@ def test_a_process_that_never_imported_the_tasks_finds_them_by_autodiscovery():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == RUN_GENERATION
+
+
+def test_the_first_requests_of_a_new_process_all_find_the_job_at_once():
+    # Celery's autodiscovery returns without importing anything to a thread that calls it while another runs it.
+    code = textwrap.dedent(
+        """
+        import json, threading, django
+        django.setup()
+        from images.jobs import RUN_GENERATION, job
+
+        start, errors = threading.Barrier(16), []
+
+        def ask():
+            start.wait()
+            try:
+                job(RUN_GENERATION)
+            except Exception as exc:
+                errors.append(repr(exc))
+
+        threads = [threading.Thread(target=ask) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print(json.dumps(errors))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=BASE_DIR, env=child_env(), capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
