@@ -162,7 +162,7 @@ def test_sign_up_create_find_download_share_and_delete(new_page, live, problems)
     page.fill("#id_name", "Maker")
     page.fill("#id_password", "short")
     page.click("main button[type=submit]")
-    assert page.locator("#id_password_error").is_visible()  # the validators' message, next to the field
+    page.locator("#id_password_error").wait_for(state="visible")  # the validators' message, next to the field
     shot(page, "02-signup-error")
     page.fill("#id_password", "a-long-passphrase-77")
     page.click("main button[type=submit]")
@@ -219,7 +219,7 @@ def test_sign_up_create_find_download_share_and_delete(new_page, live, problems)
     page.select_option("#id_visibility", "public")
     page.fill("#id_title", "Dusk lighthouse")
     page.click("text=Save")
-    assert page.locator(".message", has_text="Saved.").is_visible()
+    page.locator(".message", has_text="Saved.").wait_for(state="visible")
 
     visitor = new_page(PHONE)
     visitor.goto("/")
@@ -227,7 +227,7 @@ def test_sign_up_create_find_download_share_and_delete(new_page, live, problems)
     visitor.locator(".card img").first.wait_for(state="visible")
     shot(visitor, "07-public-gallery")
     visitor.click(".card .title")
-    assert visitor.locator("h1", has_text="Dusk lighthouse").is_visible()
+    visitor.locator("h1", has_text="Dusk lighthouse").wait_for(state="visible")
 
     page.goto(image_url)
     page.click("text=Delete image")  # the confirmation dialog is accepted
@@ -277,7 +277,7 @@ def test_without_javascript_every_step_still_works(new_page):
     page.goto("/gallery")
     page.check("input[name=ids]")
     page.click("text=Delete selected")  # no confirmation without JavaScript: the form posts at once
-    assert page.locator(".message", has_text="Deleted 1 image.").is_visible()
+    page.locator(".message", has_text="Deleted 1 image.").wait_for(state="visible")
     page.click("header >> text=Log out")
     page.wait_for_url(re.compile(r"/$"))
     assert page.locator("header >> text=Log in").is_visible()
@@ -326,7 +326,7 @@ def test_an_api_key_is_shown_once_works_and_stops_when_revoked(new_page, live, p
     page.goto("/settings")
     assert key not in page.content()  # shown once
     page.click("button[aria-label='Revoke laptop script']")
-    assert page.locator(".message", has_text="API key revoked").is_visible()
+    page.locator(".message", has_text="API key revoked").wait_for(state="visible")
     status, body = api_get(live, "/api/v1/me", {"X-API-Key": key})
     assert status == 401
     assert problems.items == []
@@ -355,7 +355,8 @@ def test_staff_retry_a_failed_generation_from_the_admin(new_page, live):
     page.select_option("select[name=action]", "retry")
     shot(page, "13-admin-generations")
     page.click("button[name=index]")
-    assert page.locator(".messagelist", has_text="Queued 1 generation(s) again.").is_visible()
+    # The action answers with a redirect: wait for the page it leads to, not the one clicked on.
+    page.locator(".messagelist", has_text="Queued 1 generation(s) again.").wait_for(state="visible")
 
     wait_for(lambda: Generation.objects.get(pk=generation.pk).status == Generation.Status.SUCCEEDED)
     page.goto(f"/admin/images/generation/{generation.pk}/change/")
