@@ -1,8 +1,8 @@
 """Forms of the gallery pages: create, upload, edit an image, filter the gallery.
 
-They shape browser input; the rules are the API's: a generation request is
-validated by ``GenerationCreateSerializer`` (``GenerationForm.api_payload``
-builds its input), uploads and edits by the services in ``images.services``.
+They shape browser input; the rules are the services': a generation request is
+resolved by ``images.services.resolver`` (``GenerationForm.request_fields``
+gives it the form's values), uploads and edits by the other services.
 Choices come from the same constants the API checks against.
 """
 
@@ -116,8 +116,8 @@ class GenerationForm(forms.Form):
         self.fields["provider"].choices = [(name, name) for name in providers]
         self.show_provider = len(providers) > 1
 
-    def api_payload(self, *, extra_reference_ids: list[str] = ()) -> dict:
-        """The request body the API would get for this form, for ``GenerationCreateSerializer``."""
+    def request_fields(self, *, extra_reference_ids: list[str] = ()) -> dict:
+        """The form's values as ``resolver.generation_params`` takes them."""
         data = self.cleaned_data
         payload: dict = {
             "prompt": data["prompt"],

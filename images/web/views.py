@@ -1,7 +1,7 @@
 """Gallery pages: the public gallery, your gallery, create, live generation progress, image pages, upload.
 
-Views are thin: a form shapes the input, the API's serializer or a service
-checks it (``GenerationCreateSerializer``, ``images.services.*``), and a
+Views are thin: a form shapes the input, a service checks it
+(``images.services.resolver`` for a generation, ``images.services.*``), and a
 template shows the result with the same image objects the API returns
 (``ImageSerializer``: signed, expiring URLs). Every form works without
 JavaScript; ``static/js/app.js`` adds live progress and small conveniences.
@@ -23,7 +23,7 @@ from imagegen.errors import DomainError
 from imagegen.pages import add_service_error, or_404, safe_next
 from imagegen.statuses import status_for
 from images.api.filters import DEFAULT_ORDERING, ORDERINGS, ImageFilter, PublicImageFilter
-from images.api.serializers import GenerationCreateSerializer, GenerationSerializer, ImageSerializer
+from images.api.serializers import GenerationSerializer, ImageSerializer
 from images.models import Image
 from images.providers import configured_providers
 from images.services.generations import (
@@ -42,6 +42,7 @@ from images.services.library import (
     images_bulk_delete,
     public_image_queryset,
 )
+from images.services.resolver import generation_params
 from images.services.uploads import image_processing_wait, image_upload
 from images.web.forms import GalleryFilterForm, GenerationForm, ImageEditForm, UploadForm, initial_from_generation
 
@@ -233,14 +234,10 @@ def create(request: HttpRequest) -> HttpResponse:
             return _render_create(request, form, status=409)
         uploaded.append(str(reference.pk))
 
-    serializer = GenerationCreateSerializer(data=form.api_payload(extra_reference_ids=uploaded))
-    if not serializer.is_valid():
-        add_service_error(form, serializer.errors)
-        return _render_create(request, form, status=400)
     try:
         generation, _created = generation_create(
             user=request.user,
-            params=serializer.validated_data["params"],
+            params=generation_params(**form.request_fields(extra_reference_ids=uploaded)),
             idempotency_key=request.POST.get("idempotency_key") or None,
             request_id=getattr(request, "request_id", ""),
         )
