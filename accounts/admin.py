@@ -2,21 +2,12 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.admin_forms import UserChangeAdminForm, UserCreationAdminForm
 from accounts.models import ApiKey, User
-from images.models import Generation, Image
-from images.services.quotas import daily_limit_for_tier, day_start
-
-
-def _count_subquery(queryset: QuerySet, aggregate: Count | Sum) -> Coalesce:
-    # One correlated subquery per column: joining both tables would multiply rows.
-    values = queryset.filter(user=OuterRef("pk")).order_by().values("user").annotate(total=aggregate).values("total")
-    return Coalesce(Subquery(values, output_field=IntegerField()), Value(0))
 
 
 @admin.register(User)
@@ -24,7 +15,7 @@ class UserAdmin(BaseUserAdmin):
     form = UserChangeAdminForm
     add_form = UserCreationAdminForm
     ordering = ["-date_joined"]
-    list_display = ["email", "name", "tier", "is_active", "is_staff", "image_count", "quota_today", "date_joined"]
+    list_display = ["email", "name", "tier", "is_active", "is_staff", "date_joined"]
     list_filter = ["tier", "is_active", "is_staff"]
     search_fields = ["email", "name"]
     readonly_fields = ["date_joined", "last_login"]
@@ -35,26 +26,6 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "name", "tier", "password1", "password2"]})]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
-        today = Generation.objects.filter(created_at__gte=day_start())
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                _image_count=_count_subquery(Image.objects.listed(), Count("id")),
-                _used_today=_count_subquery(today, Sum("n")),
-            )
-        )
-
-    @admin.display(description="images", ordering="_image_count")
-    def image_count(self, user: User) -> int:
-        return user._image_count
-
-    @admin.display(description="quota today", ordering="_used_today")
-    def quota_today(self, user: User) -> str:
-        limit = daily_limit_for_tier(user.tier)
-        return f"{user._used_today} / {limit if limit is not None else '∞'}"
 
 
 @admin.register(ApiKey)

@@ -10,15 +10,19 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
+from accounts.admin import UserAdmin
+from accounts.models import User
 from images.models import Generation, Image, Tag, WebhookDelivery
 from images.providers import provider_status
 from images.services.generations import generation_cancel_any, generation_retry
 from images.services.library import MAX_BULK_DELETE, images_bulk_delete
+from images.services.quotas import daily_limit_for_tier, day_start
 from images.services.relocation import image_files_relocate, images_set_visibility
 from images.storage import file_url
 from images.webhooks import redeliver
@@ -270,3 +274,41 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         for delivery in queryset:
             redeliver(delivery=delivery)
         self.message_user(request, f"Queued {queryset.count()} redelivery(ies).", messages.SUCCESS)
+
+
+# --- Users, with what they have made --------------------------------------------------
+
+
+def _count_subquery(queryset: QuerySet, aggregate: Count | Sum) -> Coalesce:
+    # One correlated subquery per column: joining both tables would multiply rows.
+    values = queryset.filter(user=OuterRef("pk")).order_by().values("user").annotate(total=aggregate).values("total")
+    return Coalesce(Subquery(values, output_field=IntegerField()), Value(0))
+
+
+# The accounts app's user admin knows users only; this one adds their images and today's quota.
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserUsageAdmin(UserAdmin):
+    list_display = ["email", "name", "tier", "is_active", "is_staff", "image_count", "quota_today", "date_joined"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        today = Generation.objects.filter(created_at__gte=day_start())
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _image_count=_count_subquery(Image.objects.listed(), Count("id")),
+                _used_today=_count_subquery(today, Sum("n")),
+            )
+        )
+
+    @admin.display(description="images", ordering="_image_count")
+    def image_count(self, user: User) -> int:
+        return user._image_count
+
+    @admin.display(description="quota today", ordering="_used_today")
+    def quota_today(self, user: User) -> str:
+        limit = daily_limit_for_tier(user.tier)
+        return f"{user._used_today} / {limit if limit is not None else '∞'}"

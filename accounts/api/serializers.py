@@ -123,37 +123,3 @@ class ApiKeyCreatedSerializer(serializers.ModelSerializer):
         model = ApiKey
         fields = ["id", "name", "prefix", "key", "created_at"]
         read_only_fields = fields
-
-
-class CountsByStatusSerializer(serializers.Serializer):
-    total = serializers.IntegerField()
-    queued = serializers.IntegerField()
-    running = serializers.IntegerField()
-    succeeded = serializers.IntegerField()
-    failed = serializers.IntegerField()
-    canceled = serializers.IntegerField()
-
-
-class ImageCountsSerializer(serializers.Serializer):
-    total = serializers.IntegerField()
-    generated = serializers.IntegerField()
-    uploaded = serializers.IntegerField()
-    public = serializers.IntegerField()
-
-
-class MonthSerializer(serializers.Serializer):
-    since = serializers.DateTimeField(help_text="00:00 UTC on the 1st of this month.")
-    generations = serializers.IntegerField()
-    images_requested = serializers.IntegerField(help_text="Sum of n over this month's generations.")
-    images = serializers.IntegerField(help_text="Images stored this month (generated and uploaded).")
-
-
-class StatsSerializer(serializers.Serializer):
-    images = ImageCountsSerializer()
-    generations = CountsByStatusSerializer()
-    storage_bytes = serializers.IntegerField(help_text="Originals plus every stored variant.")
-    this_month = MonthSerializer()
-    mean_generation_seconds = serializers.FloatField(
-        allow_null=True, help_text="Mean run time of succeeded generations; null before the first."
-    )
-    quota = QuotaSerializer()

@@ -13,7 +13,6 @@ urlpatterns = [
     path("me", views.MeView.as_view(), name="api-me"),
     path("me/password", views.PasswordChangeView.as_view(), name="api-me-password"),
     path("me/webhook-secret/rotate", views.WebhookSecretRotateView.as_view(), name="api-me-webhook-secret-rotate"),
-    path("me/stats", views.StatsView.as_view(), name="api-me-stats"),
     path("me/api-keys", views.ApiKeyListView.as_view(), name="api-keys"),
     path("me/api-keys/<uuid:key_id>", views.ApiKeyDetailView.as_view(), name="api-key-detail"),
 ]

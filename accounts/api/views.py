@@ -34,7 +34,6 @@ from accounts.api.serializers import (
     SignInInputSerializer,
     SignupInputSerializer,
     SignupOutputSerializer,
-    StatsSerializer,
     TokenPairSerializer,
     TokenVerifyOutputSerializer,
     VerifyInputSerializer,
@@ -42,8 +41,8 @@ from accounts.api.serializers import (
 )
 from accounts.api.throttles import AccountRateThrottle, AnonRateThrottle, AuthRateThrottle
 from accounts.models import WEBHOOK_SECRET_OVERLAP, ApiKey
+from accounts.profile import profile_for_user
 from imagegen.api.errors import ErrorSerializer
-from images.services import usage
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 429)}
 ERRORS_SIGNED_IN = {**ERRORS, 403: ErrorSerializer}  # 403 key_not_allowed
@@ -76,7 +75,7 @@ class SignupView(_PasswordView):
     def post(self, request: Request) -> Response:
         data = _valid(SignupInputSerializer, request)
         user = services.user_signup(email=data["email"], password=data["password"], name=data["name"])
-        body = {"user": ProfileSerializer(usage.profile_for_user(user=user)).data}
+        body = {"user": ProfileSerializer(profile_for_user(user=user)).data}
         body.update(services.tokens_for_user(user=user))
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -118,7 +117,7 @@ class LogoutView(_PublicView):
 class MeView(APIView):
     @extend_schema(responses={200: ProfileSerializer}, tags=["me"])
     def get(self, request: Request) -> Response:
-        return Response(ProfileSerializer(usage.profile_for_user(user=request.user)).data)
+        return Response(ProfileSerializer(profile_for_user(user=request.user)).data)
 
     @extend_schema(request=ProfileUpdateInputSerializer, responses={200: ProfileSerializer, **ERRORS}, tags=["me"])
     def patch(self, request: Request) -> Response:
@@ -126,7 +125,7 @@ class MeView(APIView):
         user = request.user
         if "name" in data:
             user = services.user_update(user=user, name=data["name"])
-        return Response(ProfileSerializer(usage.profile_for_user(user=user)).data)
+        return Response(ProfileSerializer(profile_for_user(user=user)).data)
 
 
 class PasswordChangeView(APIView):
@@ -172,12 +171,6 @@ class WebhookSecretRotateView(APIView):
             "previous_secret_expires_at": user.webhook_secret_rotated_at + WEBHOOK_SECRET_OVERLAP,
         }
         return Response(WebhookSecretSerializer(body).data)
-
-
-class StatsView(APIView):
-    @extend_schema(responses={200: StatsSerializer}, tags=["me"])
-    def get(self, request: Request) -> Response:
-        return Response(StatsSerializer(usage.stats_for_user(user=request.user)).data)
 
 
 class ApiKeyListView(GenericAPIView):

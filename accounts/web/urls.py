@@ -10,5 +10,4 @@ urlpatterns = [
     path("accounts/logout", views.logout_view, name="logout"),
     path("settings", views.settings_view, name="settings"),
     path("settings/api-keys/<uuid:key_id>/revoke", views.api_key_revoke, name="api-key-revoke"),
-    path("stats", views.stats_view, name="stats"),
 ]

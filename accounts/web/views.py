@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import services
 from accounts.api.throttles import AccountRateThrottle, AuthRateThrottle
 from accounts.models import ApiKey
+from accounts.profile import profile_for_user
 from accounts.web.forms import (
     ApiKeyForm,
     LoginForm,
@@ -31,7 +32,6 @@ from accounts.web.forms import (
 )
 from imagegen.errors import DomainError, NotFound
 from imagegen.pages import add_service_error, safe_next
-from images.services import usage
 
 AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
 logger = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def _settings_context(request: HttpRequest, **forms: object) -> dict:
         "password_form": PasswordChangeForm(),
         "api_key_form": ApiKeyForm(),
         "api_keys": ApiKey.objects.filter(user=request.user, revoked_at__isnull=True),
-        "profile": usage.profile_for_user(user=request.user),
+        "profile": profile_for_user(user=request.user),
     }
     context.update(forms)
     return context
@@ -222,9 +222,3 @@ def api_key_revoke(request: HttpRequest, key_id: str) -> HttpResponse:
     else:
         messages.success(request, "API key revoked: it no longer works.")
     return redirect("settings")
-
-
-@login_required
-def stats_view(request: HttpRequest) -> HttpResponse:
-    stats = usage.stats_for_user(user=request.user)
-    return render(request, "accounts/stats.html", {"stats": stats})

@@ -1,8 +1,8 @@
-"""Routes under /api/v1/ owned by the images app (generations, images)."""
+"""Routes under /api/v1/ owned by the images app (generations, images, usage)."""
 
 from django.urls import path
 
-from images.api import generations, images
+from images.api import generations, images, usage
 
 urlpatterns = [
     path("generations", generations.GenerationListCreateView.as_view(), name="generation-list"),
@@ -15,4 +15,5 @@ urlpatterns = [
     path("images/<uuid:pk>/complete", images.ImageCompleteView.as_view(), name="image-complete"),
     path("images/<uuid:pk>/download", images.ImageDownloadView.as_view(), name="image-download"),
     path("public/images", images.PublicImageListView.as_view(), name="public-image-list"),
+    path("me/stats", usage.StatsView.as_view(), name="api-me-stats"),
 ]

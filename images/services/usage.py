@@ -22,11 +22,9 @@ def image_count_for_user(*, user: User) -> int:
     return gallery_images(user=user).count()
 
 
-def profile_for_user(*, user: User) -> User:
-    """The user with ``image_count`` and ``quota`` attached, as the profile serializer reads them."""
-    user.image_count = image_count_for_user(user=user)
-    user.quota = quota_for_user(user=user)
-    return user
+def profile_figures(user: User) -> dict[str, object]:
+    """What a user's profile shows of their images: how many, and today's quota (``accounts.profile``)."""
+    return {"image_count": image_count_for_user(user=user), "quota": quota_for_user(user=user)}
 
 
 def month_start(now: dt.datetime | None = None) -> dt.datetime:

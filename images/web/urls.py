@@ -15,4 +15,5 @@ urlpatterns = [
     path("images/<uuid:pk>", views.image_detail, name="image"),
     path("images/<uuid:pk>/delete", views.image_delete_view, name="image-delete"),
     path("upload", views.upload, name="upload"),
+    path("stats", views.stats_view, name="stats"),
 ]

@@ -44,6 +44,7 @@ from images.services.library import (
 )
 from images.services.resolver import generation_params
 from images.services.uploads import image_processing_wait, image_upload
+from images.services.usage import stats_for_user
 from images.web.forms import GalleryFilterForm, GenerationForm, ImageEditForm, UploadForm, initial_from_generation
 
 PAGE_SIZE = 24
@@ -394,3 +395,12 @@ def upload(request: HttpRequest) -> HttpResponse:
                     return redirect("image", pk=images[0].pk)
                 return redirect("gallery")
     return render(request, "images/upload.html", {"form": form}, status=status)
+
+
+# --- Statistics -------------------------------------------------------------------------
+
+
+@login_required
+def stats_view(request: HttpRequest) -> HttpResponse:
+    stats = stats_for_user(user=request.user)
+    return render(request, "images/stats.html", {"stats": stats})
