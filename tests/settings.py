@@ -12,9 +12,15 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-012
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("IMAGEGEN_VAR_DIR", tempfile.mkdtemp(prefix="imagegen-test-"))
+# pytest-xdist's workers inherit the environment of the process that started them: each takes a var/
+# folder of its own (its broker, media and SQLite files), which the processes it starts inherit in turn.
+_xdist_worker = os.environ.get("PYTEST_XDIST_WORKER")
+if _xdist_worker and os.environ.get("IMAGEGEN_TEST_VAR_WORKER") != _xdist_worker:
+    os.environ["IMAGEGEN_VAR_DIR"] = tempfile.mkdtemp(prefix=f"imagegen-test-{_xdist_worker}-")
+    os.environ["IMAGEGEN_TEST_VAR_WORKER"] = _xdist_worker
 os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
 
-from imagegen.settings import *  # noqa: F403
+from imagegen.settings import *  # noqa: E402, F403
 
 # Argon2 is the production hasher (asserted in tests/imagegen/test_settings.py);
 # a fast hasher keeps hundreds of test sign-ups quick.
