@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Aggregate, JSONField, OuterRef, QuerySet, Subquery
 
 from accounts.models import User
-from imagegen.errors import Conflict, DomainError, Invalid, NotFound
+from imagegen.errors import Conflict, Invalid, NotFound
 from images.models import Image, Tag
 from images.processing import EXTENSIONS
 from images.services.relocation import image_files_relocate, is_published
@@ -97,7 +97,7 @@ def image_fingerprint(image: Image) -> str:
     return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
 
 
-def _not_found(image_id: object) -> DomainError:
+def _not_found(image_id: object) -> NotFound:
     return NotFound("not_found", f"image {image_id} not found")
 
 
@@ -107,7 +107,7 @@ def _not_found(image_id: object) -> DomainError:
 def clean_tags(values: Iterable[object], *, field: str = "tags") -> list[str]:
     """Tag names from strings (each may hold several, comma-separated): trimmed, lower-cased, de-duplicated.
 
-    Raises a domain error 400 for a value that is not a string, a tag over 64
+    Raises ``Invalid`` for a value that is not a string, a tag over 64
     characters, or more than 20 tags.
     """
     names: list[str] = []

@@ -93,7 +93,7 @@ class CheckedUpload:
 # --- Checks -------------------------------------------------------------------------
 
 
-def _limit_error(name: str, size: int) -> DomainError:
+def _limit_error(name: str, size: int) -> TooLarge:
     return TooLarge(
         "file_too_large",
         f"{name}: {size} bytes is over the limit of {settings.MAX_UPLOAD_BYTES} bytes",
