@@ -228,7 +228,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["imagegen.api.renderers.OrjsonRenderer"],
     # DRF's own three, with a JSON parser that refuses deep nesting (400, not a RecursionError 500).
     "DEFAULT_PARSER_CLASSES": [
         "imagegen.api.parsers.JSONParser",
