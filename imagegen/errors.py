@@ -43,6 +43,10 @@ class Conflict(DomainError):
     """The object's state does not allow it now (already finished, not ready yet)."""
 
 
+class Gone(DomainError):
+    """The object existed but has expired for good (an expired share link)."""
+
+
 class TooLarge(DomainError):
     """More bytes than a limit allows (a file, a body, the storage quota)."""
 

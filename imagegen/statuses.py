@@ -11,6 +11,7 @@ STATUSES: tuple[tuple[type[errors.DomainError], int], ...] = (
     (errors.Forbidden, 403),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
+    (errors.Gone, 410),
     (errors.TooLarge, 413),
     (errors.LimitReached, 429),
 )

@@ -121,6 +121,13 @@ class ImageQuerySet(models.QuerySet):
         """The images that count as someone's: a direct upload whose file never came does not."""
         return self.exclude(processing=Image.Processing.AWAITING_UPLOAD)
 
+    def viewable_by_link(self) -> ImageQuerySet:
+        """The images a link may show to anyone (unlisted pages, share links): ready and not hidden by staff.
+
+        The one place that says what a link may show: moderation (a pending review) narrows it here.
+        """
+        return self.filter(is_hidden=False, processing=Image.Processing.READY)
+
 
 class Image(models.Model):
     """One stored original (generated or uploaded) and the derivatives made from it."""
@@ -170,6 +177,7 @@ class Image(models.Model):
     processing = models.CharField(max_length=16, choices=Processing.choices, default=Processing.PENDING)
     processing_error = models.TextField(blank=True)
     is_hidden = models.BooleanField(default=False, help_text="Hidden by staff: not shown publicly.")
+    favorite = models.BooleanField(default=False)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -184,6 +192,7 @@ class Image(models.Model):
             models.Index(fields=["user", "category"], name="img_user_category"),
             models.Index(fields=["visibility", "-created_at"], name="img_visibility_created"),
             models.Index(fields=["processing", "created_at"], name="img_processing_created"),
+            models.Index(fields=["user", "-created_at"], condition=Q(favorite=True), name="img_user_favorite_created"),
         ]
         constraints = [
             # A redelivered job cannot store a second copy of the same output.

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from images.api import generations, images, usage
+from images.api import generations, images, links, usage
 
 urlpatterns = [
     path("generations", generations.GenerationListCreateView.as_view(), name="generation-list"),
@@ -15,5 +15,6 @@ urlpatterns = [
     path("images/<uuid:pk>/complete", images.ImageCompleteView.as_view(), name="image-complete"),
     path("images/<uuid:pk>/download", images.ImageDownloadView.as_view(), name="image-download"),
     path("public/images", images.PublicImageListView.as_view(), name="public-image-list"),
+    path("public/images/<uuid:pk>", links.PublicImageDetailView.as_view(), name="public-image-detail"),
     path("me/stats", usage.StatsView.as_view(), name="api-me-stats"),
 ]

@@ -42,6 +42,7 @@ from images.services.library import (
     images_bulk_delete,
     public_image_queryset,
 )
+from images.services.links import link_image_get
 from images.services.resolver import generation_params
 from images.services.uploads import image_processing_wait, image_upload
 from images.services.usage import stats_for_user
@@ -57,6 +58,12 @@ SORTS = [("-created_at", "Newest first"), ("created_at", "Oldest first"), ("-byt
 
 def _images(request: HttpRequest, images: list[Image]) -> list[dict]:
     return ImageSerializer(images, many=True, context={"request": request}).data
+
+
+def noindex(response: HttpResponse) -> HttpResponse:
+    """Keep a page out of search engines: unlisted means findable only through its link."""
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
 
 
 def _paginate(request: HttpRequest, queryset: object) -> tuple[Page, str]:
@@ -314,10 +321,12 @@ def image_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     """Your image (with edit, download, remix and delete), or someone's public image (to look at)."""
     image = _own_image(request, pk)
     if image is None:
-        public = public_image_queryset().filter(pk=pk).first() if request.method == "GET" else None
-        if public is None:
+        if request.method != "GET":
             raise Http404("image not found")
-        return render(request, "images/image_public.html", {"image": public, "data": _images(request, [public])[0]})
+        # Public or unlisted: anyone with the address, signed out too.
+        shown = or_404(lambda: link_image_get(image_id=pk))
+        response = render(request, "images/image_public.html", {"image": shown, "data": _images(request, [shown])[0]})
+        return noindex(response) if shown.visibility == Image.Visibility.UNLISTED else response
 
     form = ImageEditForm(request.POST or None, initial=_edit_initial(image))
     status = 200
@@ -351,7 +360,8 @@ def image_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
             image, variant="webp", content_type=image.variants.get("webp", {}).get("content_type", "image/webp")
         ),
     }
-    return render(request, "images/image_detail.html", context, status=status)
+    response = render(request, "images/image_detail.html", context, status=status)
+    return noindex(response) if image.visibility == Image.Visibility.UNLISTED else response
 
 
 @login_required

@@ -69,10 +69,11 @@ def test_deleting_an_image_removes_its_files(browser, user, media_root, django_c
 
 
 @pytest.mark.parametrize("visibility", ["private", "unlisted"])
-def test_another_users_image_is_404(browser, client, other_user, visibility):
+def test_another_users_image_cannot_be_changed(browser, client, other_user, visibility):
     image = ImageFactory(user=other_user, visibility=visibility)
-    assert browser.get(f"/images/{image.pk}").status_code == 404
-    assert client.get(f"/images/{image.pk}").status_code == 404
+    expected = 404 if visibility == "private" else 200  # unlisted: anyone with the link may look
+    assert browser.get(f"/images/{image.pk}").status_code == expected
+    assert client.get(f"/images/{image.pk}").status_code == expected
     assert csrf_post(browser, f"/images/{image.pk}", {"visibility": "public"}).status_code == 404
     assert csrf_post(browser, f"/images/{image.pk}/delete").status_code == 404
     image.refresh_from_db()
