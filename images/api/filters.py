@@ -82,6 +82,9 @@ class ImageFilter(_SearchMixin, django_filters.FilterSet):
     tag = AllTagsFilter()
     visibility = django_filters.ChoiceFilter(choices=Image.Visibility.choices)
     processing = django_filters.ChoiceFilter(choices=LISTED_PROCESSING)
+    favorite = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], method="filter_favorite", label="Favorites only (true) or not"
+    )
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="search", max_length=200, label="Search in title and prompt")
@@ -93,10 +96,14 @@ class ImageFilter(_SearchMixin, django_filters.FilterSet):
         model = Image
         fields = [
             "source", "category", "tag", "visibility", "processing", "created_after", "created_before", "q", "ordering",
+            "favorite",
         ]  # fmt: skip
 
     def keep(self, qs: QuerySet[Image], name: str, value: str) -> QuerySet[Image]:
         return qs  # validated here, applied by ImageCursorPagination
+
+    def filter_favorite(self, qs: QuerySet[Image], name: str, value: str) -> QuerySet[Image]:
+        return qs.filter(favorite=value == "true")
 
 
 class PublicImageFilter(_SearchMixin, django_filters.FilterSet):

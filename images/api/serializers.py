@@ -52,7 +52,7 @@ def _absolute_base(context: dict) -> str:
 IMAGE_ROW_FIELDS = (
     "id", "source", "generation_id", "title", "prompt", "width", "height", "format", "content_type", "bytes",
     "sha256", "storage_key", "variants", "dominant_color", "exif", "tag_names", "category", "visibility",
-    "processing", "is_hidden", "created_at",
+    "processing", "is_hidden", "created_at", "favorite",
 )  # fmt: skip
 
 
@@ -94,7 +94,7 @@ class ImageSerializer(serializers.ModelSerializer):
         fields = [
             "id", "source", "generation", "title", "prompt", "width", "height", "format", "content_type",
             "bytes", "sha256", "url", "thumbnail_url", "variants", "dominant_color", "exif", "tags", "category",
-            "visibility", "processing", "created_at",
+            "visibility", "processing", "created_at", "favorite",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -186,6 +186,7 @@ class ImageSerializer(serializers.ModelSerializer):
             "visibility": row["visibility"],
             "processing": row["processing"],
             "created_at": iso_datetime(row["created_at"], self._answer().timezone),
+            "favorite": row["favorite"],
         }
 
 
@@ -391,6 +392,7 @@ class ImageUpdateInputSerializer(RejectUnknownFields):
     category = serializers.CharField(max_length=64, required=False, allow_blank=True)
     tags = TagsField(required=False)
     visibility = serializers.ChoiceField(choices=Image.Visibility.choices, required=False)
+    favorite = serializers.BooleanField(required=False)
 
     def tolerated_fields(self) -> set[str]:
         return set(ImageSerializer().fields)

@@ -5,20 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('images', '0004_generation_publish_outbox'),
+        ("images", "0004_generation_publish_outbox"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='image',
-            name='favorite',
+            model_name="image",
+            name="favorite",
             field=models.BooleanField(default=False),
         ),
         migrations.AddIndex(
-            model_name='image',
-            index=models.Index(condition=models.Q(('favorite', True)), fields=['user', '-created_at'], name='img_user_favorite_created'),
+            model_name="image",
+            index=models.Index(
+                condition=models.Q(("favorite", True)), fields=["user", "-created_at"], name="img_user_favorite_created"
+            ),
         ),
     ]

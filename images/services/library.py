@@ -145,6 +145,7 @@ def image_update(
     category: str | None = None,
     visibility: str | None = None,
     tags: list[str] | None = None,
+    favorite: bool | None = None,
 ) -> Image:
     """Change what the owner may change; ``None`` leaves a field as it is, ``tags`` replaces them all.
 
@@ -153,7 +154,7 @@ def image_update(
     """
     with transaction.atomic():
         image = image_get(user=user, image_id=image_id)
-        fields = {"title": title, "category": category, "visibility": visibility}
+        fields = {"title": title, "category": category, "visibility": visibility, "favorite": favorite}
         changed = [name for name, value in fields.items() if value is not None]
         if visibility is not None and visibility not in Image.Visibility.values:
             raise Invalid(

@@ -189,3 +189,6 @@ class GalleryFilterForm(forms.Form):
     visibility = forms.ChoiceField(required=False, choices=[("", "Any visibility"), *Image.Visibility.choices])
     category = forms.CharField(required=False, widget=forms.TextInput(attrs={"list": "categories"}))
     tag = forms.CharField(required=False, label="Tags", widget=forms.TextInput(attrs={"placeholder": "a, b"}))
+    favorite = forms.ChoiceField(
+        required=False, label="Favorites", choices=[("", "All images"), ("true", "Favorites only")]
+    )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from images.web import views
+from images.web import organize, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("generations/<uuid:pk>/cancel", views.generation_cancel_view, name="generation-cancel-page"),
     path("images/<uuid:pk>", views.image_detail, name="image"),
     path("images/<uuid:pk>/delete", views.image_delete_view, name="image-delete"),
+    path("images/<uuid:pk>/favorite", organize.image_favorite, name="image-favorite"),
     path("upload", views.upload, name="upload"),
     path("stats", views.stats_view, name="stats"),
 ]

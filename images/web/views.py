@@ -105,7 +105,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
         ordering = filterset.form.cleaned_data.get("ordering") or DEFAULT_ORDERING
         images = filterset.qs.order_by(*ORDERINGS[ordering])
     page, query = _paginate(request, images)
-    filtered = any(request.GET.get(name) for name in ("q", "source", "visibility", "category", "tag"))
+    filtered = any(request.GET.get(name) for name in ("q", "source", "visibility", "category", "tag", "favorite"))
     context = {
         "page": page,
         "images": _images(request, page.object_list),
