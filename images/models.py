@@ -252,3 +252,37 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} #{self.attempt} → {self.status_code or self.error[:40]}"
+
+
+class Album(models.Model):
+    """A user's named set of their own images; an image may be in many albums, and outlives them."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="albums")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=2000)
+    # Chosen by the owner; without one, the album shows its most recently added image.
+    cover = models.ForeignKey(Image, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    images = models.ManyToManyField(Image, through="AlbumImage", related_name="albums", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="album_user_created")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class AlbumImage(models.Model):
+    album = models.ForeignKey(Album, on_delete=models.CASCADE, related_name="entries")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="album_entries")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["album", "image"], name="album_image_unique")]
+        indexes = [models.Index(fields=["album", "-added_at"], name="album_image_added")]
+
+    def __str__(self) -> str:
+        return f"{self.album_id}: {self.image_id}"

@@ -91,16 +91,21 @@ class ImageFilter(_SearchMixin, django_filters.FilterSet):
     ordering = django_filters.ChoiceFilter(
         choices=[(value, value) for value in ORDERINGS], method="keep", label="Sort order (default -created_at)"
     )
+    album = django_filters.UUIDFilter(method="filter_album", label="Only the images of this album of yours")
 
     class Meta:
         model = Image
         fields = [
             "source", "category", "tag", "visibility", "processing", "created_after", "created_before", "q", "ordering",
-            "favorite",
+            "favorite", "album",
         ]  # fmt: skip
 
     def keep(self, qs: QuerySet[Image], name: str, value: str) -> QuerySet[Image]:
         return qs  # validated here, applied by ImageCursorPagination
+
+    def filter_album(self, qs: QuerySet[Image], name: str, value: object) -> QuerySet[Image]:
+        # The list holds the caller's images only: another user's album matches none of them.
+        return qs.filter(album_entries__album_id=value)
 
     def filter_favorite(self, qs: QuerySet[Image], name: str, value: str) -> QuerySet[Image]:
         return qs.filter(favorite=value == "true")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from images.api import generations, images, links, usage
+from images.api import albums, generations, images, links, usage
 
 urlpatterns = [
     path("generations", generations.GenerationListCreateView.as_view(), name="generation-list"),
@@ -16,5 +16,9 @@ urlpatterns = [
     path("images/<uuid:pk>/download", images.ImageDownloadView.as_view(), name="image-download"),
     path("public/images", images.PublicImageListView.as_view(), name="public-image-list"),
     path("public/images/<uuid:pk>", links.PublicImageDetailView.as_view(), name="public-image-detail"),
+    path("albums", albums.AlbumListCreateView.as_view(), name="album-list"),
+    path("albums/<uuid:pk>", albums.AlbumDetailView.as_view(), name="album-detail"),
+    path("albums/<uuid:pk>/images", albums.AlbumImagesAddView.as_view(), name="album-images-add"),
+    path("albums/<uuid:pk>/images/remove", albums.AlbumImagesRemoveView.as_view(), name="album-images-remove"),
     path("me/stats", usage.StatsView.as_view(), name="api-me-stats"),
 ]

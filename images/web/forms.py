@@ -192,3 +192,10 @@ class GalleryFilterForm(forms.Form):
     favorite = forms.ChoiceField(
         required=False, label="Favorites", choices=[("", "All images"), ("true", "Favorites only")]
     )
+
+
+class AlbumForm(forms.Form):
+    """An album's title and description (``images.services.albums`` checks them again)."""
+
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}))

@@ -10,13 +10,29 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from imagegen.pages import or_404, safe_next
+from imagegen.errors import DomainError, NotFound
+from imagegen.pages import add_service_error, or_404, safe_next
+from imagegen.statuses import status_for
+from images.services.albums import (
+    album_covers,
+    album_create,
+    album_delete,
+    album_get,
+    album_images,
+    album_images_add,
+    album_images_remove,
+    album_queryset,
+    album_update,
+)
 from images.services.library import image_get, image_update
+from images.web.forms import AlbumForm
+from images.web.views import PAGE_SIZE, _images
 
 
 def posted_ids(request: HttpRequest) -> list[uuid.UUID]:
@@ -42,3 +58,114 @@ def image_favorite(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     image_update(user=request.user, image_id=image.pk, favorite=favorite)
     messages.success(request, "Added to favorites." if favorite else "Removed from favorites.")
     return redirect(safe_next(request, reverse("image", args=[image.pk])))
+
+
+# --- Albums -----------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def albums_page(request: HttpRequest) -> HttpResponse:
+    """Your albums, and a form to start one."""
+    form = AlbumForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                album = album_create(user=request.user, **form.cleaned_data)
+            except DomainError as exc:
+                add_service_error(form, exc)
+                status = status_for(exc)
+            else:
+                messages.success(request, f"Album “{album.title}” created.")
+                return redirect("album", pk=album.pk)
+    page = Paginator(album_queryset(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    albums = list(page.object_list)
+    covers = album_covers(albums)
+    cover_data = {pk: row for pk, row in zip(covers, _images(request, list(covers.values())), strict=True)}
+    items = [{"album": album, "cover": cover_data.get(album.cover_image_id)} for album in albums]
+    return render(request, "images/albums.html", {"form": form, "items": items, "page": page}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def album_page(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """One of your albums: its images (multi-select to remove), edit, share, download, delete."""
+    album = or_404(lambda: album_get(user=request.user, album_id=pk))
+    form = AlbumForm(request.POST or None, initial={"title": album.title, "description": album.description})
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                album_update(user=request.user, album_id=album.pk, **form.cleaned_data)
+            except DomainError as exc:
+                add_service_error(form, exc)
+                status = status_for(exc)
+            else:
+                messages.success(request, "Album saved.")
+                return redirect("album", pk=album.pk)
+    page = Paginator(album_images(user=request.user, album=album), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "album": album,
+        "form": form,
+        "page": page,
+        "query": "",
+        "images": _images(request, list(page.object_list)),
+    }
+    return render(request, "images/album.html", context, status=status)
+
+
+@login_required
+@require_POST
+def album_delete_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    or_404(lambda: album_delete(user=request.user, album_id=pk))
+    messages.success(request, "Album deleted; its images are still in your gallery.")
+    return redirect("albums")
+
+
+@login_required
+@require_POST
+def album_remove_view(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    """The album page's multi-select: take the checked images out of the album."""
+    album = or_404(lambda: album_get(user=request.user, album_id=pk))
+    ids = posted_ids(request)
+    if not ids:
+        messages.warning(request, "Select the images to remove first.")
+    else:
+        try:
+            removed, _ = album_images_remove(user=request.user, album_id=album.pk, ids=ids)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Removed {len(removed)} image{pluralize(len(removed))} from the album.")
+    return redirect("album", pk=album.pk)
+
+
+@login_required
+@require_POST
+def gallery_add_to_album(request: HttpRequest) -> HttpResponse:
+    """The gallery's multi-select: add the checked images to an album, or to a new one titled in the form."""
+    back = safe_next(request, reverse("gallery"))
+    ids = posted_ids(request)
+    if not ids:
+        messages.warning(request, "Select the images to add first.")
+        return redirect(back)
+    try:
+        if album_id := request.POST.get("album"):
+            album = album_get(user=request.user, album_id=album_id)
+        else:
+            album = album_create(user=request.user, title=request.POST.get("new_album_title", ""))
+        added, _ = album_images_add(user=request.user, album_id=album.pk, ids=ids)
+    except NotFound:
+        raise Http404("album not found") from None
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect(back)
+    messages.success(request, f"Added {len(added)} image{pluralize(len(added))} to “{album.title}”.")
+    return redirect("album", pk=album.pk)
+
+
+def pluralize(count: int) -> str:
+    return "" if count == 1 else "s"

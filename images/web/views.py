@@ -24,7 +24,7 @@ from imagegen.pages import add_service_error, or_404, safe_next
 from imagegen.statuses import status_for
 from images.api.filters import DEFAULT_ORDERING, ORDERINGS, ImageFilter, PublicImageFilter
 from images.api.serializers import GenerationSerializer, ImageSerializer
-from images.models import Image
+from images.models import Album, Image
 from images.providers import configured_providers
 from images.services.generations import (
     WAIT_SLOTS,
@@ -115,6 +115,9 @@ def gallery(request: HttpRequest) -> HttpResponse:
         "sorts": SORTS,
         "sort": request.GET.get("ordering") or DEFAULT_ORDERING,
         "categories": _categories(request),
+        "albums": Album.objects.filter(user=request.user).order_by("title").only("id", "title")[:200]
+        if page.object_list
+        else [],
     }
     return render(request, "images/gallery.html", context, status=200 if valid else 400)
 

@@ -39,6 +39,8 @@
   function confirmForms(root) {
     root.querySelectorAll("form[data-confirm]").forEach((form) => {
       form.addEventListener("submit", (event) => {
+        // A second action of a multi-select form (add to album, ZIP) is no deletion to confirm.
+        if (event.submitter && event.submitter.hasAttribute("data-skip-confirm")) return;
         if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
       });
     });
@@ -50,6 +52,17 @@
       const boxes = () => document.querySelectorAll('input[name="ids"][form="bulk-delete"]');
       label.hidden = false;
       box.addEventListener("change", () => boxes().forEach((b) => { b.checked = box.checked; }));
+    });
+  }
+
+  // Gallery: the new album's title is only asked for when "New album…" is chosen.
+  function newAlbumTitle(root) {
+    root.querySelectorAll("select[data-new-album]").forEach((select) => {
+      const input = select.form && select.form.querySelector('input[name="new_album_title"]');
+      if (!input) return;
+      const update = () => { input.hidden = select.value !== ""; };
+      select.addEventListener("change", update);
+      update();
     });
   }
 
@@ -165,6 +178,7 @@
     paintColors(root);
     confirmForms(root);
     selectAll(root);
+    newAlbumTitle(root);
     copyButtons(root);
     dimensionToggle(root);
     root.querySelectorAll("[data-generation][data-poll-url]").forEach(followGeneration);
