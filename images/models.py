@@ -286,3 +286,40 @@ class AlbumImage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.album_id}: {self.image_id}"
+
+
+class ShareLink(models.Model):
+    """A link that shows one image or one album to anyone holding its token, until it expires or is revoked."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, null=True, blank=True, related_name="share_links")
+    album = models.ForeignKey(Album, on_delete=models.CASCADE, null=True, blank=True, related_name="share_links")
+    token = models.CharField(max_length=64, unique=True)
+    password_hash = models.CharField(max_length=256, blank=True)  # Django's hashers; empty: no password
+    allow_download = models.BooleanField(default=True)
+    expires_at = models.DateTimeField(null=True, blank=True)  # NULL: never
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    view_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="share_user_created")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(image__isnull=False, album__isnull=True) | Q(image__isnull=True, album__isnull=False),
+                name="share_one_target",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} share {self.id}"
+
+    @property
+    def kind(self) -> str:
+        return "image" if self.image_id else "album"
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_hash)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from images.api import albums, generations, images, links, usage
+from images.api import albums, generations, images, links, sharing, usage
 
 urlpatterns = [
     path("generations", generations.GenerationListCreateView.as_view(), name="generation-list"),
@@ -20,5 +20,8 @@ urlpatterns = [
     path("albums/<uuid:pk>", albums.AlbumDetailView.as_view(), name="album-detail"),
     path("albums/<uuid:pk>/images", albums.AlbumImagesAddView.as_view(), name="album-images-add"),
     path("albums/<uuid:pk>/images/remove", albums.AlbumImagesRemoveView.as_view(), name="album-images-remove"),
+    path("share-links", sharing.ShareLinkListCreateView.as_view(), name="share-link-list"),
+    path("share-links/<uuid:pk>", sharing.ShareLinkDetailView.as_view(), name="share-link-detail"),
+    path("shared/<str:token>", sharing.SharedView.as_view(), name="shared"),
     path("me/stats", usage.StatsView.as_view(), name="api-me-stats"),
 ]

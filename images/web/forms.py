@@ -199,3 +199,36 @@ class AlbumForm(forms.Form):
 
     title = forms.CharField(max_length=200)
     description = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+SHARE_EXPIRY_CHOICES = [
+    ("86400", "1 day"),
+    ("604800", "7 days"),
+    ("2592000", "30 days"),
+    ("31536000", "1 year"),
+    ("never", "Never"),
+]
+
+
+class ShareLinkForm(forms.Form):
+    """A new share link's settings (``images.services.sharing.share_link_create`` checks them)."""
+
+    expires_in = forms.ChoiceField(label="Expires after", choices=SHARE_EXPIRY_CHOICES, initial="2592000")
+    password = forms.CharField(
+        max_length=128,
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Viewers must type it to open the link.",
+    )
+    allow_download = forms.BooleanField(required=False, initial=True, label="Allow downloads (original and ZIP)")
+
+    def expires_seconds(self) -> int | None:
+        value = self.cleaned_data["expires_in"]
+        return None if value == "never" else int(value)
+
+
+class SharePasswordForm(forms.Form):
+    password = forms.CharField(
+        max_length=128, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )

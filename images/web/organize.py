@@ -6,6 +6,7 @@ Thin like the other pages: a form or the POSTed ids, one service
 
 from __future__ import annotations
 
+import math
 import uuid
 
 from django.contrib import messages
@@ -16,9 +17,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from imagegen.errors import DomainError, NotFound
+from imagegen.errors import DomainError, Gone, LimitReached, NotFound, Unauthenticated
 from imagegen.pages import add_service_error, or_404, safe_next
 from imagegen.statuses import status_for
+from images.api.sharing import open_link, shared_body
 from images.services.albums import (
     album_covers,
     album_create,
@@ -31,7 +33,14 @@ from images.services.albums import (
     album_update,
 )
 from images.services.library import image_get, image_update
-from images.web.forms import AlbumForm
+from images.services.sharing import (
+    share_link_create,
+    share_link_find,
+    share_link_revoke,
+    share_link_viewed,
+)
+from images.web.forms import AlbumForm, ShareLinkForm, SharePasswordForm
+from images.web.share_panel import share_context
 from images.web.views import PAGE_SIZE, _images
 
 
@@ -113,6 +122,7 @@ def album_page(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         "page": page,
         "query": "",
         "images": _images(request, list(page.object_list)),
+        **share_context(request, album=album),
     }
     return render(request, "images/album.html", context, status=status)
 
@@ -169,3 +179,115 @@ def gallery_add_to_album(request: HttpRequest) -> HttpResponse:
 
 def pluralize(count: int) -> str:
     return "" if count == 1 else "s"
+
+
+# --- Share links: the owner's side ------------------------------------------------------
+
+
+def _share_create(request: HttpRequest, *, image_id: object = None, album_id: object = None) -> None:
+    form = ShareLinkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Not shared: " + " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return
+    try:
+        share_link_create(
+            user=request.user,
+            image_id=image_id,
+            album_id=album_id,
+            expires_in=form.expires_seconds(),
+            password=form.cleaned_data["password"] or None,
+            allow_download=form.cleaned_data["allow_download"],
+        )
+    except NotFound:
+        raise Http404("not found") from None
+    except DomainError as exc:
+        messages.error(request, f"Not shared: {exc.message}")
+    else:
+        messages.success(request, "Share link created: copy it from the list below.")
+
+
+@login_required
+@require_POST
+def image_share(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    _share_create(request, image_id=pk)
+    return redirect(reverse("image", args=[pk]) + "#share")
+
+
+@login_required
+@require_POST
+def album_share(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    _share_create(request, album_id=pk)
+    return redirect(reverse("album", args=[pk]) + "#share")
+
+
+@login_required
+@require_POST
+def share_revoke(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    or_404(lambda: share_link_revoke(user=request.user, link_id=pk))
+    messages.success(request, "Share link revoked: it no longer opens.")
+    return redirect(safe_next(request, reverse("gallery")))
+
+
+# --- Share links: what anyone with the link sees --------------------------------------
+
+_UNLOCKED = "unlocked_share_links"
+_UNLOCKED_KEPT = 50
+
+
+def share_page(request: HttpRequest, token: str) -> HttpResponse:
+    """``/s/<token>``: the shared image or album; a password form first when the link has one."""
+    try:
+        link = share_link_find(token=token)
+    except NotFound:
+        return _share_unavailable(request, "This link does not exist or was revoked.", 404)
+    except Gone:
+        return _share_unavailable(request, "This link has expired. Ask whoever shared it for a new one.", 410)
+    form = SharePasswordForm(request.POST or None)
+    unlocked = str(link.pk) in request.session.get(_UNLOCKED, [])
+    if link.has_password and not unlocked:
+        if request.method != "POST":
+            return _share_password_page(request, form, 401)
+        if not form.is_valid():
+            return _share_password_page(request, form, 401)
+        try:
+            open_link(request, token, form.cleaned_data["password"])
+        except LimitReached as exc:
+            form.add_error("password", f"Too many wrong passwords; try again in {math.ceil(exc.wait or 1)} seconds.")
+            return _share_password_page(request, form, 429)
+        except Unauthenticated:
+            form.add_error("password", "That is not the password of this link.")
+            return _share_password_page(request, form, 401)
+        request.session[_UNLOCKED] = [*request.session.get(_UNLOCKED, []), str(link.pk)][-_UNLOCKED_KEPT:]
+        return redirect("share-page", token=token)
+    try:
+        body = shared_body(request, link)
+    except NotFound:
+        return _share_unavailable(request, "This link does not exist or was revoked.", 404)
+    share_link_viewed(link)
+    images = [body["image"]] if link.image_id else body["album"]["images"]
+    for image in images:
+        image["show"] = _shown_files(image)
+    return _noindex(render(request, "images/share.html", {"link": link, "shared": body, "token": token}))
+
+
+def _shown_files(image: dict) -> dict:
+    """The files a share page shows of an image: a large one to look at and a grid-sized one."""
+    variants = image["variants"]
+    large = variants.get("webp") or variants.get("thumb_768") or variants.get("thumb_256") or {}
+    medium = variants.get("thumb_768") or variants.get("thumb_256") or large
+    return {"large": large, "medium": medium}
+
+
+def _share_password_page(request: HttpRequest, form: SharePasswordForm, status: int) -> HttpResponse:
+    return _noindex(render(request, "images/share_password.html", {"form": form}, status=status))
+
+
+def _share_unavailable(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    return _noindex(render(request, "images/share_unavailable.html", {"message": message}, status=status))
+
+
+def _noindex(response: HttpResponse) -> HttpResponse:
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Cache-Control"] = "private, no-store"
+    response["Referrer-Policy"] = "no-referrer"  # the token is in the address
+    return response

@@ -47,6 +47,7 @@ from images.services.resolver import generation_params
 from images.services.uploads import image_processing_wait, image_upload
 from images.services.usage import stats_for_user
 from images.web.forms import GalleryFilterForm, GenerationForm, ImageEditForm, UploadForm, initial_from_generation
+from images.web.share_panel import share_context
 
 PAGE_SIZE = 24
 REFERENCE_CHOICES = 24
@@ -362,6 +363,7 @@ def image_detail(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         "webp_name": download_filename(
             image, variant="webp", content_type=image.variants.get("webp", {}).get("content_type", "image/webp")
         ),
+        **share_context(request, image=image),
     }
     response = render(request, "images/image_detail.html", context, status=status)
     return noindex(response) if image.visibility == Image.Visibility.UNLISTED else response
