@@ -376,6 +376,8 @@ CDN_URL = env_str("CDN_URL").rstrip("/")
 PRESIGNED_URL_TTL = env_int("PRESIGNED_URL_TTL", 3600, minimum=60)
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1024)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 50_000_000, minimum=10_000)
+# ZIP downloads (images/services/archives.py): a larger archive is refused before its first byte.
+ZIP_MAX_BYTES = env_int("ZIP_MAX_BYTES", 2 * 1024**3, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

@@ -24,6 +24,7 @@ import math
 import re
 import secrets
 import time
+from collections.abc import Iterator
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
@@ -233,3 +234,18 @@ class FileUrls:
         if self._s3:
             return default_storage.url(key)
         return _signed_local_url(self._media_url, self._secret, key, self._expires)
+
+
+def iter_chunks(key: str, *, chunk_size: int = 256 * 1024) -> Iterator[bytes]:
+    """The stored object at ``key`` as a stream of chunks, never whole in memory (S3: one streamed GET)."""
+    if is_s3():
+        client = default_storage.connection.meta.client
+        body = client.get_object(Bucket=settings.IMAGE_S3_BUCKET, Key=key)["Body"]
+        try:
+            yield from body.iter_chunks(chunk_size)
+        finally:
+            body.close()
+        return
+    with default_storage.open(key, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            yield chunk

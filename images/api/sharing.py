@@ -179,6 +179,7 @@ class SharedAlbumSerializer(serializers.Serializer):
 class SharedSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["image", "album"])
     allow_download = serializers.BooleanField()
+    download_url = serializers.URLField(allow_null=True, help_text="A ZIP of everything shown, when allowed")
     image = SharedImageSerializer(required=False)
     album = SharedAlbumSerializer(required=False)
 
@@ -198,7 +199,9 @@ def shared_image_data(images: list, *, link: ShareLink, context: dict) -> list[d
 def shared_body(request: HttpRequest | Request, link: ShareLink) -> dict:
     """What ``GET /shared/{token}`` answers (and the page shows)."""
     context = {"request": request}
+    download = request.build_absolute_uri(reverse("shared-download", args=[link.token]))
     body: dict = {"kind": link.kind, "allow_download": link.allow_download}
+    body["download_url"] = download if link.allow_download else None
     if link.image_id:
         body["image"] = shared_image_data([sharing.shared_image(link)], link=link, context=context)[0]
         return body

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from images.api import albums, generations, images, links, sharing, usage
+from images.api import albums, archives, generations, images, links, sharing, usage
 
 urlpatterns = [
     path("generations", generations.GenerationListCreateView.as_view(), name="generation-list"),
@@ -11,6 +11,7 @@ urlpatterns = [
     path("images", images.ImageListCreateView.as_view(), name="image-list"),
     path("images/upload-url", images.ImageUploadUrlView.as_view(), name="image-upload-url"),
     path("images/bulk-delete", images.ImageBulkDeleteView.as_view(), name="image-bulk-delete"),
+    path("images/download-zip", archives.ImagesDownloadZipView.as_view(), name="image-download-zip"),
     path("images/<uuid:pk>", images.ImageDetailView.as_view(), name="image-detail"),
     path("images/<uuid:pk>/complete", images.ImageCompleteView.as_view(), name="image-complete"),
     path("images/<uuid:pk>/download", images.ImageDownloadView.as_view(), name="image-download"),
@@ -20,8 +21,10 @@ urlpatterns = [
     path("albums/<uuid:pk>", albums.AlbumDetailView.as_view(), name="album-detail"),
     path("albums/<uuid:pk>/images", albums.AlbumImagesAddView.as_view(), name="album-images-add"),
     path("albums/<uuid:pk>/images/remove", albums.AlbumImagesRemoveView.as_view(), name="album-images-remove"),
+    path("albums/<uuid:pk>/download", archives.AlbumDownloadView.as_view(), name="album-download"),
     path("share-links", sharing.ShareLinkListCreateView.as_view(), name="share-link-list"),
     path("share-links/<uuid:pk>", sharing.ShareLinkDetailView.as_view(), name="share-link-detail"),
     path("shared/<str:token>", sharing.SharedView.as_view(), name="shared"),
+    path("shared/<str:token>/download", archives.SharedDownloadView.as_view(), name="shared-download"),
     path("me/stats", usage.StatsView.as_view(), name="api-me-stats"),
 ]

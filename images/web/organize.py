@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from imagegen.errors import DomainError, Gone, LimitReached, NotFound, Unauthenticated
 from imagegen.pages import add_service_error, or_404, safe_next
 from imagegen.statuses import status_for
+from images.api.archives import zip_response
 from images.api.sharing import open_link, shared_body
 from images.services.albums import (
     album_covers,
@@ -32,12 +33,14 @@ from images.services.albums import (
     album_queryset,
     album_update,
 )
+from images.services.archives import archive_images_selected, archive_plan
 from images.services.library import image_get, image_update
 from images.services.sharing import (
     share_link_create,
     share_link_find,
     share_link_revoke,
     share_link_viewed,
+    shared_images,
 )
 from images.web.forms import AlbumForm, ShareLinkForm, SharePasswordForm
 from images.web.share_panel import share_context
@@ -291,3 +294,56 @@ def _noindex(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "private, no-store"
     response["Referrer-Policy"] = "no-referrer"  # the token is in the address
     return response
+
+
+# --- ZIP downloads ----------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def gallery_download_zip(request: HttpRequest) -> HttpResponse:
+    """The gallery's multi-select: the checked images as one ZIP."""
+    back = safe_next(request, reverse("gallery"))
+    ids = posted_ids(request)
+    if not ids:
+        messages.warning(request, "Select the images to download first.")
+        return redirect(back)
+    try:
+        images = archive_images_selected(user=request.user, ids=ids)
+        entries = archive_plan(images, variant=request.POST.get("variant") or "original")
+    except DomainError as exc:
+        messages.error(request, f"No ZIP: {exc.message}")
+        return redirect(back)
+    return zip_response(entries, name=f"imagegen-{len(entries)}-images")
+
+
+@login_required
+def album_download(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+    album = or_404(lambda: album_get(user=request.user, album_id=pk))
+    try:
+        entries = archive_plan(
+            album_images(user=request.user, album=album), variant=request.GET.get("variant") or "original"
+        )
+    except DomainError as exc:
+        messages.error(request, f"No ZIP: {exc.message}")
+        return redirect("album", pk=album.pk)
+    return zip_response(entries, name=album.title)
+
+
+def share_download(request: HttpRequest, token: str) -> HttpResponse:
+    """``/s/<token>/download``: the shared images as a ZIP, for a link that allows it (and was unlocked here)."""
+    try:
+        link = share_link_find(token=token)
+    except NotFound:
+        return _share_unavailable(request, "This link does not exist or was revoked.", 404)
+    except Gone:
+        return _share_unavailable(request, "This link has expired. Ask whoever shared it for a new one.", 410)
+    if link.has_password and str(link.pk) not in request.session.get(_UNLOCKED, []):
+        return redirect("share-page", token=token)
+    if not link.allow_download:
+        return _share_unavailable(request, "This link does not allow downloads.", 403)
+    try:
+        entries = archive_plan(shared_images(link), variant=request.GET.get("variant") or "original")
+    except DomainError as exc:
+        return _share_unavailable(request, exc.message, status_for(exc))
+    return zip_response(entries, name=link.album.title if link.album_id else "shared-image")

@@ -76,3 +76,34 @@ def test_another_users_album_pages_are_404(browser, other_user):
     assert csrf_post(browser, f"/albums/{theirs.pk}", {"title": "x"}).status_code == 404
     assert csrf_post(browser, f"/albums/{theirs.pk}/delete").status_code == 404
     assert "Theirs" not in text(browser.get("/albums"))
+
+
+def test_the_gallery_downloads_checked_images_as_a_zip(browser, user):
+    import io
+    import zipfile
+
+    from tests.ui.conftest import generated, image_of
+
+    images = [image_of(generated(user, prompt=f"pier {i}")) for i in range(2)]
+    html = text(browser.get("/gallery"))
+    assert 'formaction="/gallery/download-zip"' in html
+    response = csrf_post(browser, "/gallery/download-zip", {"ids": [str(image.pk) for image in images]})
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    names = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).namelist()
+    assert len(names) == 2 and all(name.endswith(".png") for name in names)
+
+
+def test_a_zip_of_nothing_checked_says_so(browser, user):
+    ImageFactory(user=user)
+    response = csrf_post(browser, "/gallery/download-zip", {"ids": []})
+    assert response.status_code == 302
+
+
+def test_the_album_page_downloads_the_album(browser, user):
+    from tests.ui.conftest import generated, image_of
+
+    album = Album.objects.create(user=user, title="Piers")
+    album.images.add(image_of(generated(user)))
+    assert f'href="/albums/{album.pk}/download"' in text(browser.get(f"/albums/{album.pk}"))
+    response = browser.get(f"/albums/{album.pk}/download")
+    assert response.status_code == 200 and 'filename="Piers.zip"' in response["Content-Disposition"]

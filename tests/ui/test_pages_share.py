@@ -94,3 +94,23 @@ def test_an_album_link_without_downloads_shows_no_original(client, user):
     link = ShareLink.objects.create(user=user, album=album, token="f" * 32, allow_download=False)
     html = text(client.get(f"/s/{link.token}"))
     assert "Walks" in html and "Path" in html and "original" not in html.lower()
+
+
+def test_a_shared_album_offers_its_zip_after_the_password(client, user):
+    from django.contrib.auth.hashers import make_password
+
+    album = Album.objects.create(user=user, title="Coast")
+    album.images.add(image_of(generated(user)))
+    link = ShareLink.objects.create(user=user, album=album, token="g" * 32, password_hash=make_password("pw"))
+    assert client.get(f"/s/{link.token}/download")["Location"] == f"/s/{link.token}"
+    client.post(f"/s/{link.token}", {"password": "pw"})
+    assert f'href="/s/{link.token}/download"' in text(client.get(f"/s/{link.token}"))
+    response = client.get(f"/s/{link.token}/download")
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+
+
+def test_a_shared_album_without_downloads_refuses_the_zip(client, user):
+    album = Album.objects.create(user=user, title="Coast")
+    album.images.add(ImageFactory(user=user))
+    link = ShareLink.objects.create(user=user, album=album, token="h" * 32, allow_download=False)
+    assert client.get(f"/s/{link.token}/download").status_code == 403
