@@ -9,6 +9,8 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models import Q
 
@@ -116,6 +118,11 @@ class Tag(models.Model):
         return self.name
 
 
+def image_search_vector() -> SearchVector:
+    """What full-text search reads of an image (images/services/search.py), and the GIN index ``img_search`` holds."""
+    return SearchVector("title", weight="A", config="english") + SearchVector("prompt", weight="B", config="english")
+
+
 class ImageQuerySet(models.QuerySet):
     def listed(self) -> ImageQuerySet:
         """The images that count as someone's: a direct upload whose file never came does not."""
@@ -193,6 +200,8 @@ class Image(models.Model):
             models.Index(fields=["visibility", "-created_at"], name="img_visibility_created"),
             models.Index(fields=["processing", "created_at"], name="img_processing_created"),
             models.Index(fields=["user", "-created_at"], condition=Q(favorite=True), name="img_user_favorite_created"),
+            # PostgreSQL only (migration 0008 skips it elsewhere): full-text search of title and prompt.
+            GinIndex(image_search_vector(), name="img_search"),
         ]
         constraints = [
             # A redelivered job cannot store a second copy of the same output.

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 
+from imagegen.errors import Invalid
 from images.models import Generation, Image
+from images.services.search import MAX_QUERY_LENGTH, images_search, search_terms
 
 MAX_TAG_LENGTH = 64
 MAX_FILTER_TAGS = 10
@@ -27,8 +29,23 @@ ORDERINGS: dict[str, tuple[str, ...]] = {
     "bytes": ("bytes", "id"),
     "title": ("title", "id"),
     "-title": ("-title", "id"),
+    "relevance": ("-rank", "id"),  # with q only: images_search's rank
 }
 DEFAULT_ORDERING = "-created_at"
+RELEVANCE = "relevance"
+
+
+def list_ordering(params: object) -> str:
+    """The ``ordering`` a list uses: as asked, else relevance when searching, else newest first.
+
+    Relevance without a search has nothing to rank by: newest first then.
+    """
+    searching = bool(str(params.get("q") or "").strip())
+    ordering = params.get("ordering") or (RELEVANCE if searching else DEFAULT_ORDERING)
+    if ordering not in ORDERINGS or (ordering == RELEVANCE and not searching):
+        return DEFAULT_ORDERING
+    return ordering
+
 
 # A direct upload's row is not an image yet: it is never a filter value either.
 LISTED_PROCESSING = [(value, label) for value, label in Image.Processing.choices if value != "awaiting_upload"]
@@ -68,12 +85,28 @@ class AllTagsFilter(django_filters.Filter):
         return qs
 
 
+class SearchField(forms.CharField):
+    """``?q=``: words to find; one with no letter or digit in it is refused, not ignored."""
+
+    def clean(self, value: object) -> str:
+        value = super().clean(value)
+        if value and value.strip():
+            try:
+                search_terms(value)
+            except Invalid as exc:
+                raise forms.ValidationError(exc.message, code=exc.code) from None
+        return value
+
+
+class SearchFilter(django_filters.CharFilter):
+    field_class = SearchField
+
+
 class _SearchMixin:
     def search(self, qs: QuerySet[Image], name: str, value: str) -> QuerySet[Image]:
-        value = value.strip()
-        if not value:
+        if not value.strip():
             return qs
-        return qs.filter(Q(title__icontains=value) | Q(prompt__icontains=value))
+        return images_search(qs, value)
 
 
 class ImageFilter(_SearchMixin, django_filters.FilterSet):
@@ -87,9 +120,13 @@ class ImageFilter(_SearchMixin, django_filters.FilterSet):
     )
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    q = django_filters.CharFilter(method="search", max_length=200, label="Search in title and prompt")
+    q = SearchFilter(
+        method="search", max_length=MAX_QUERY_LENGTH, label="Search words in prompt, title and tags (prefixes match)"
+    )
     ordering = django_filters.ChoiceFilter(
-        choices=[(value, value) for value in ORDERINGS], method="keep", label="Sort order (default -created_at)"
+        choices=[(value, value) for value in ORDERINGS],
+        method="keep",
+        label="Sort order (default: relevance with q, else -created_at)",
     )
     album = django_filters.UUIDFilter(method="filter_album", label="Only the images of this album of yours")
 
@@ -114,7 +151,9 @@ class ImageFilter(_SearchMixin, django_filters.FilterSet):
 class PublicImageFilter(_SearchMixin, django_filters.FilterSet):
     category = django_filters.CharFilter(max_length=64)
     tag = AllTagsFilter()
-    q = django_filters.CharFilter(method="search", max_length=200, label="Search in title and prompt")
+    q = SearchFilter(
+        method="search", max_length=MAX_QUERY_LENGTH, label="Search words in prompt, title and tags (prefixes match)"
+    )
 
     class Meta:
         model = Image

@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from imagegen.api.errors import ApiError, ErrorSerializer
 from imagegen.api.etags import IF_NONE_MATCH, not_modified, response_etag
 from imagegen.api.pagination import CursorPagination
-from images.api.filters import DEFAULT_ORDERING, ORDERINGS, ImageFilter, PublicImageFilter
+from images.api.filters import ORDERINGS, ImageFilter, PublicImageFilter, list_ordering
 from images.api.serializers import (
     IMAGE_ROW_FIELDS,
     BulkDeleteInputSerializer,
@@ -47,7 +47,17 @@ class ImageCursorPagination(CursorPagination):
     """Cursor pagination whose ordering follows ``?ordering=`` (validated by ``ImageFilter``)."""
 
     def get_ordering(self, request: Request, queryset: object, view: object) -> tuple[str, ...]:
-        return ORDERINGS.get(request.query_params.get("ordering") or DEFAULT_ORDERING, ORDERINGS[DEFAULT_ORDERING])
+        self.ordering = ORDERINGS[list_ordering(request.query_params)]
+        return self.ordering
+
+    def _check_position(self, position: str) -> None:
+        if self.ordering[0] == "-rank":  # relevance: a float, not a model field
+            try:
+                float(position)
+            except ValueError:
+                raise self._invalid_cursor() from None
+            return
+        super()._check_position(position)
 
 
 # Rows, not model instances: building 50 instances cost more than the query. Each

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from imagegen.errors import DomainError
 from imagegen.pages import add_service_error, or_404, safe_next
 from imagegen.statuses import status_for
-from images.api.filters import DEFAULT_ORDERING, ORDERINGS, ImageFilter, PublicImageFilter
+from images.api.filters import ORDERINGS, RELEVANCE, ImageFilter, PublicImageFilter, list_ordering
 from images.api.serializers import GenerationSerializer, ImageSerializer
 from images.models import Album, Image
 from images.providers import configured_providers
@@ -102,8 +102,8 @@ def gallery(request: HttpRequest) -> HttpResponse:
     valid = filterset.is_valid()
     _copy_errors(filterset.form, form)
     images = Image.objects.none()
+    ordering = list_ordering(request.GET)
     if valid:
-        ordering = filterset.form.cleaned_data.get("ordering") or DEFAULT_ORDERING
         images = filterset.qs.order_by(*ORDERINGS[ordering])
     page, query = _paginate(request, images)
     filtered = any(request.GET.get(name) for name in ("q", "source", "visibility", "category", "tag", "favorite"))
@@ -113,8 +113,8 @@ def gallery(request: HttpRequest) -> HttpResponse:
         "query": query,
         "form": form,
         "filtered": filtered,
-        "sorts": SORTS,
-        "sort": request.GET.get("ordering") or DEFAULT_ORDERING,
+        "sorts": [(RELEVANCE, "Best match"), *SORTS] if ordering == RELEVANCE or request.GET.get("q") else SORTS,
+        "sort": ordering,
         "categories": _categories(request),
         "albums": Album.objects.filter(user=request.user).order_by("title").only("id", "title")[:200]
         if page.object_list
