@@ -292,7 +292,6 @@ def _share_unavailable(request: HttpRequest, message: str, status: int) -> HttpR
 def _noindex(response: HttpResponse) -> HttpResponse:
     response["X-Robots-Tag"] = "noindex, nofollow"
     response["Cache-Control"] = "private, no-store"
-    response["Referrer-Policy"] = "no-referrer"  # the token is in the address
     return response
 
 
