@@ -21,7 +21,7 @@ def _errors(*codes: int) -> dict:
 
 
 class AlbumSerializer(serializers.ModelSerializer):
-    """An album; ``cover`` is the chosen image, else the latest added, else null. Needs ``covers`` in context."""
+    """An album; ``cover`` is the chosen image, else the latest added, else null."""
 
     cover = serializers.SerializerMethodField()
     image_count = serializers.IntegerField(read_only=True, min_value=0)

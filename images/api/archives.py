@@ -14,6 +14,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import renderers, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from imagegen.api.errors import ApiError, ErrorSerializer
@@ -44,7 +45,8 @@ class ZipRenderer(renderers.BaseRenderer):
         return data
 
 
-RENDERERS = [renderers.JSONRenderer, ZipRenderer]
+# The API's own renderers (its errors) and, for content negotiation only, the archive's type.
+RENDERERS = [*api_settings.DEFAULT_RENDERER_CLASSES, ZipRenderer]
 
 
 def zip_response(entries: list[ArchiveEntry], *, name: str) -> StreamingHttpResponse:

@@ -14,7 +14,13 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -122,6 +128,8 @@ class ShareLinkSerializer(serializers.ModelSerializer):
 
 
 class ShareLinkCreateInputSerializer(RejectUnknownFields):
+    """A new share link: ``image`` or ``album`` (exactly one), and its settings."""
+
     image = serializers.UUIDField(required=False, help_text="One of your images (or give album)")
     album = serializers.UUIDField(required=False, help_text="One of your albums (or give image)")
     expires_in = serializers.IntegerField(
@@ -137,9 +145,32 @@ class ShareLinkCreateInputSerializer(RejectUnknownFields):
     allow_download = serializers.BooleanField(required=False, default=True, help_text="false: no originals, no ZIP")
 
     def validate(self, attrs: dict) -> dict:
+        # The schema says the same (SHARE_LINK_CREATE: one of the two shapes).
         if ("image" in attrs) == ("album" in attrs):
             raise serializers.ValidationError({"image": ["Give either image or album (one of them)."]}, code="invalid")
         return attrs
+
+
+class ShareImageLinkInputSerializer(ShareLinkCreateInputSerializer):
+    """A link to one of your images."""
+
+    image = serializers.UUIDField(help_text="One of your images")
+    album = None
+
+
+class ShareAlbumLinkInputSerializer(ShareLinkCreateInputSerializer):
+    """A link to one of your albums."""
+
+    album = serializers.UUIDField(help_text="One of your albums")
+    image = None
+
+
+# The request as the schema shows it: an image link or an album link, never both.
+SHARE_LINK_CREATE = PolymorphicProxySerializer(
+    component_name="ShareLinkCreate",
+    serializers=[ShareImageLinkInputSerializer, ShareAlbumLinkInputSerializer],
+    resource_type_field_name=None,
+)
 
 
 _SHARED_FIELDS = (
@@ -239,7 +270,7 @@ class ShareLinkListCreateView(generics.ListAPIView):
         summary="Share an image or an album",
         description="The link's page is `url` (/s/<token>); `GET /shared/{token}` reads it as JSON. "
         "expires_in defaults to 30 days (null: never); a password is stored hashed.",
-        request=ShareLinkCreateInputSerializer,
+        request=SHARE_LINK_CREATE,
         responses={201: ShareLinkSerializer, **_errors(400, 401, 404)},
     )
     def post(self, request: Request) -> Response:
