@@ -18,12 +18,13 @@ from django.utils.html import format_html
 
 from accounts.admin import UserAdmin
 from accounts.models import User
-from images.models import Generation, Image, Tag, WebhookDelivery
+from images.models import Album, Generation, Image, ShareLink, Tag, WebhookDelivery
 from images.providers import provider_status
 from images.services.generations import generation_cancel_any, generation_retry
 from images.services.library import MAX_BULK_DELETE, images_bulk_delete
 from images.services.quotas import daily_limit_for_tier, day_start
 from images.services.relocation import image_files_relocate, images_set_visibility
+from images.services.sharing import share_links_revoke_any
 from images.storage import file_url
 from images.webhooks import redeliver
 
@@ -312,3 +313,36 @@ class UserUsageAdmin(UserAdmin):
     def quota_today(self, user: User) -> str:
         limit = daily_limit_for_tier(user.tier)
         return f"{user._used_today} / {limit if limit is not None else '∞'}"
+
+
+# --- Albums and share links -------------------------------------------------------------
+
+
+@admin.register(Album)
+class AlbumAdmin(admin.ModelAdmin):
+    list_display = ["title", "user", "created_at", "updated_at"]
+    search_fields = ["title", "user__email"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user", "cover"]
+    readonly_fields = ["created_at", "updated_at"]
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(admin.ModelAdmin):
+    """Staff see who shared what and may revoke a link at once; the token and password hash are never shown."""
+
+    list_display = ["id", "kind", "user", "expires_at", "revoked_at", "view_count", "allow_download", "created_at"]
+    list_filter = ["allow_download", "revoked_at", "created_at"]
+    search_fields = ["user__email", "image__id", "album__id"]
+    list_select_related = ["user"]
+    fields = ["user", "image", "album", "expires_at", "revoked_at", "allow_download", "view_count", "created_at"]
+    readonly_fields = fields
+    actions = ["revoke_selected"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected share links", permissions=["change"])
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ShareLink]) -> None:
+        count = share_links_revoke_any(queryset=queryset)
+        self.message_user(request, f"Revoked {count} share link(s).", messages.SUCCESS)

@@ -103,6 +103,11 @@ def share_link_revoke(*, user: User, link_id: object) -> None:
         raise NotFound("not_found", f"share link {link_id} not found")
 
 
+def share_links_revoke_any(*, queryset: QuerySet[ShareLink]) -> int:
+    """Staff: revoke these links, whoever made them; returns how many were live."""
+    return queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
 def share_link_find(*, token: str) -> ShareLink:
     """The live link of ``token``: ``NotFound`` when unknown or revoked, ``Gone`` when expired."""
     link = None
