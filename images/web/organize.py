@@ -237,6 +237,7 @@ _UNLOCKED = "unlocked_share_links"
 _UNLOCKED_KEPT = 50
 
 
+@require_http_methods(["GET", "POST"])
 def share_page(request: HttpRequest, token: str) -> HttpResponse:
     """``/s/<token>``: the shared image or album; a password form first when the link has one."""
     try:
@@ -317,6 +318,7 @@ def gallery_download_zip(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET"])
 def album_download(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     album = or_404(lambda: album_get(user=request.user, album_id=pk))
     try:
@@ -329,6 +331,7 @@ def album_download(request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
     return zip_response(entries, name=album.title)
 
 
+@require_http_methods(["GET"])
 def share_download(request: HttpRequest, token: str) -> HttpResponse:
     """``/s/<token>/download``: the shared images as a ZIP, for a link that allows it (and was unlocked here)."""
     try:
