@@ -18,7 +18,7 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Case, Exists, F, FloatField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, F, FloatField, Func, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Cast
 
 from imagegen.errors import Invalid
@@ -28,6 +28,41 @@ MAX_QUERY_LENGTH = 200
 MAX_TERMS = 16
 CONFIG = "english"
 _WORD = re.compile(r"\w+")
+# The fallback skips the commonest English words, as PostgreSQL's english configuration does (a few of its).
+_STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "their",
+        "this",
+        "to",
+        "was",
+        "were",
+        "will",
+        "with",
+    ]
+)
 
 # (model, its foreign key to the image, the text field): searched as "a word starts it".
 RELATED_TEXT: list[tuple[Any, str, str]] = [(Image.tags.through, "image_id", "tag__name")]
@@ -72,8 +107,11 @@ def _postgres_search(images: QuerySet[Image], terms: list[str]) -> QuerySet[Imag
     candidates = by_text.union(*[_related_ids(term) for term in terms])
     images = images.filter(pk__in=candidates).annotate(search_document=document)
     wanted = Q()
-    for term in terms:
-        wanted &= Q(search_document=_prefix_query([term])) | _related_match(term)
+    for index, term in enumerate(terms):
+        query = _prefix_query([term])
+        # A stop word ("a", "the") leaves an empty tsquery that matches nothing: it must not veto the rest.
+        images = images.alias(**{f"search_nodes_{index}": Func(query, function="numnode", output_field=IntegerField())})
+        wanted &= Q(search_document=query) | Q(**{f"search_nodes_{index}": 0}) | _related_match(term)
     any_related = Q()
     for term in terms:
         any_related |= _related_match(term)
@@ -97,6 +135,7 @@ def _related_ids(term: str) -> QuerySet:
 
 
 def _fallback_search(images: QuerySet[Image], terms: list[str]) -> QuerySet[Image]:
+    terms = [term for term in terms if term not in _STOP_WORDS] or terms
     wanted = Q()
     rank: Any = Value(0.0)
     for term in terms:

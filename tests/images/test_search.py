@@ -44,6 +44,10 @@ def test_every_word_must_match_somewhere(api, library):
     assert titles(api, "q=lighthouse+morning") == []
 
 
+def test_common_words_do_not_hide_matches(api, library):
+    assert titles(api, "q=a+lighthouse+in+the+storm") == ["Lighthouse"]
+
+
 def test_prefixes_match(api, library):
     assert titles(api, "q=harb") == ["Harbour"]
     assert titles(api, "q=seasc") == ["Tagged"]
