@@ -133,6 +133,9 @@ def test_an_image_link_without_password_and_the_gallery_zip(new_page, tmp_path, 
     page.click("text=Create share link")
     page.locator(".message", has_text="Share link created").wait_for(state="visible")
     url = page.inner_text(".share-url").strip()
+    page.click("text=Add to favorites")
+    page.locator(".message", has_text="Added to favorites").wait_for(state="visible")
+    shot(page, "26-image-favorite-and-share")
 
     visitor = new_page()
     visitor.goto(url)

@@ -46,5 +46,5 @@ def test_private_hidden_or_unready_images_stay_404(client, other_user, fields):
 def test_unlisted_images_are_in_no_public_list(client, other_user):
     ImageFactory(user=other_user, visibility="unlisted", title="Secret sunset")
     ImageFactory(user=other_user, visibility="public", title="Open sunrise")
-    html = text(client.get("/public?q=s"))
+    html = text(client.get("/public?q=sun"))
     assert "Open sunrise" in html and "Secret sunset" not in html
