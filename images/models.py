@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models import Q
@@ -119,7 +118,11 @@ class Tag(models.Model):
 
 
 def image_search_vector() -> SearchVector:
-    """What full-text search reads of an image (images/services/search.py), and the GIN index ``img_search`` holds."""
+    """What full-text search reads of an image (images/services/search.py), and the GIN index ``img_search`` holds.
+
+    The index exists on PostgreSQL only, made by migration 0008 outside the models' state: declared
+    in ``Meta.indexes``, every later SQLite table rebuild of images would try to build it there.
+    """
     return SearchVector("title", weight="A", config="english") + SearchVector("prompt", weight="B", config="english")
 
 
@@ -200,8 +203,6 @@ class Image(models.Model):
             models.Index(fields=["visibility", "-created_at"], name="img_visibility_created"),
             models.Index(fields=["processing", "created_at"], name="img_processing_created"),
             models.Index(fields=["user", "-created_at"], condition=Q(favorite=True), name="img_user_favorite_created"),
-            # PostgreSQL only (migration 0008 skips it elsewhere): full-text search of title and prompt.
-            GinIndex(image_search_vector(), name="img_search"),
         ]
         constraints = [
             # A redelivered job cannot store a second copy of the same output.
