@@ -43,6 +43,7 @@ from accounts.api.throttles import AccountRateThrottle, AnonRateThrottle, AuthRa
 from accounts.models import WEBHOOK_SECRET_OVERLAP, ApiKey
 from accounts.profile import profile_for_user
 from imagegen.api.errors import ErrorSerializer
+from imagegen.api.schema import links
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 429)}
 ERRORS_SIGNED_IN = {**ERRORS, 403: ErrorSerializer}  # 403 key_not_allowed
@@ -194,7 +195,8 @@ class ApiKeyListView(GenericAPIView):
 
     @extend_schema(
         request=ApiKeyCreateInputSerializer,
-        responses={201: ApiKeyCreatedSerializer, **ERRORS_SIGNED_IN},
+        responses={201: ApiKeyCreatedSerializer, **ERRORS_SIGNED_IN, 409: ErrorSerializer},
+        extensions=links(("201",), RevokeApiKey=("me_api_keys_destroy", {"key_id": "$response.body#/id"})),
         auth=SIGN_IN_AUTH,
         tags=["api keys"],
     )

@@ -88,6 +88,24 @@ class CursorPagination(_DrfCursorPagination):
     def get_paginated_response(self, data: list) -> Response:
         return Response({"results": data, "next": self.get_next_link(), "previous": self.get_previous_link()})
 
+    def get_schema_operation_parameters(self, view: Any) -> list[dict]:
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": self.cursor_query_description,
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": self.page_size_query_description,
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+            },
+        ]
+
     def get_paginated_response_schema(self, schema: dict) -> dict:
         return {
             "type": "object",

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from imagegen.api.errors import ApiError, ErrorSerializer
 from imagegen.api.etags import IF_NONE_MATCH, not_modified, response_etag
 from imagegen.api.pagination import CursorPagination
+from imagegen.api.schema import links
 from images.api.filters import ORDERINGS, ImageFilter, PublicImageFilter, list_ordering
 from images.api.serializers import (
     IMAGE_ROW_FIELDS,
@@ -125,6 +126,11 @@ class ImageUploadUrlView(APIView):
         "Then call `POST /images/{id}/complete`.",
         request=DirectUploadInputSerializer,
         responses={201: DirectUploadSerializer, **_errors(400, 401, 413)},
+        extensions=links(
+            ("201",),
+            CompleteUpload=("images_complete_create", {"id": "$response.body#/image_id"}),
+            GetImage=("images_retrieve", {"id": "$response.body#/image_id"}),
+        ),
     )
     def post(self, request: Request) -> Response:
         serializer = DirectUploadInputSerializer(data=request.data)

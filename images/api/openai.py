@@ -33,6 +33,7 @@ from rest_framework.views import APIView
 
 from imagegen.api.errors import ApiError, exception_handler
 from imagegen.api.idempotency import idempotency_key_header
+from imagegen.api.strict import StrictTypes
 from imagegen.errors import NotFound
 from images import params
 from images.api.serializers import absolute
@@ -64,7 +65,7 @@ def openai_exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
-class OpenAIImageRequest(serializers.Serializer):
+class OpenAIImageRequest(StrictTypes):
     prompt = serializers.CharField(max_length=params.MAX_PROMPT)
     model = serializers.CharField(required=False, allow_blank=True, default="")
     n = serializers.IntegerField(min_value=1, max_value=params.MAX_N, default=1)
