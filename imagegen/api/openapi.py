@@ -56,9 +56,17 @@ class AutoSchema(openapi.AutoSchema):
     def _get_filter_parameters(self) -> list[dict]:
         # django-filter skips a filter given an empty value (a page's form sends its empty fields).
         parameters = super()._get_filter_parameters()
+        filters = getattr(getattr(self.view, "filterset_class", None), "base_filters", {})
         for parameter in parameters:
             if parameter.get("in") == "query" and not parameter.get("required"):
                 parameter["allowEmptyValue"] = True
+            schema = parameter.get("schema", {})
+            if schema.get("type") == "string" and not {"enum", "format", "pattern"} & set(schema):
+                # Django's CharField refuses NUL, and checks the filter's max_length.
+                schema["pattern"] = TEXT_PATTERN
+                declared = filters.get(parameter["name"])
+                if declared is not None and declared.extra.get("max_length"):
+                    schema["maxLength"] = declared.extra["max_length"]
         return parameters
 
 

@@ -112,7 +112,12 @@ class CursorPagination(_DrfCursorPagination):
             "required": ["results", "next", "previous"],
             "properties": {
                 "results": schema,
-                "next": {"type": "string", "format": "uri", "nullable": True},
-                "previous": {"type": "string", "format": "uri", "nullable": True},
+                "next": {
+                    "type": "string",
+                    "format": "uri",
+                    "nullable": True,
+                    "example": "https://imagegen.example.com/api/v1/images?cursor=cD0yMDI2LTExLTMw",
+                },
+                "previous": {"type": "string", "format": "uri", "nullable": True, "example": None},
             },
         }

@@ -11,9 +11,10 @@ from rest_framework.views import APIView
 
 from imagegen.api.errors import ErrorSerializer
 from imagegen.api.etags import IF_NONE_MATCH, not_modified, response_etag
-from imagegen.api.idempotency import idempotency_key_header
+from imagegen.api.idempotency import IDEMPOTENCY_KEY, idempotency_key_header
 from imagegen.api.prefer import prefer_wait_seconds
 from imagegen.api.schema import links
+from images.api import examples
 from images.api.filters import GenerationFilter
 from images.api.serializers import GenerationCreateSerializer, GenerationSerializer
 from images.services.generations import (
@@ -48,6 +49,10 @@ class GenerationListCreateView(generics.ListAPIView):
             return GenerationSerializer.Meta.model.objects.none()
         return generation_queryset(user=self.request.user)
 
+    @extend_schema(summary="The caller's generations, newest first", examples=examples.GENERATION_LIST)
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
     @extend_schema(
         request=GenerationCreateSerializer,
         responses={
@@ -57,10 +62,11 @@ class GenerationListCreateView(generics.ListAPIView):
             409: ErrorSerializer,
         },
         parameters=[
-            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, description="Replays within 24 h"),
+            IDEMPOTENCY_KEY,
             OpenApiParameter("Prefer", str, OpenApiParameter.HEADER, description="wait=N (N ≤ 60) holds the reply"),
         ],
         summary="Queue a generation",
+        examples=examples.GENERATION_CREATE,
         extensions=links(
             ("200", "202"),
             GetGeneration=("generations_retrieve", {"id": "$response.body#/id"}),
@@ -99,6 +105,7 @@ class GenerationDetailView(APIView):
         responses={200: GenerationSerializer, 304: None},
         parameters=[IF_NONE_MATCH],
         summary="One generation",
+        examples=examples.GENERATION_DETAIL,
     )
     def get(self, request: Request, pk: str) -> Response:
         generation, fingerprint = generation_detail(user=request.user, generation_id=pk)
@@ -113,6 +120,7 @@ class GenerationCancelView(APIView):
         request=None,
         responses={200: GenerationSerializer, 409: ErrorSerializer},
         summary="Cancel a queued or running generation",
+        examples=examples.GENERATION_CANCEL,
         description="409 `already_finished` when it had already ended.",
     )
     def post(self, request: Request, pk: str) -> Response:

@@ -228,3 +228,14 @@ def test_the_create_operations_link_to_what_follows_them(schema):
         "parameters": {"id": "$response.body#/image_id"},
         "description": upload["CompleteUpload"]["description"],
     }
+
+
+def test_every_operation_has_an_example_of_its_answer(schema):
+    for path, method, operation in operations(schema, "/"):
+        success = [r for code, r in operation["responses"].items() if code.startswith("2") and r.get("content")]
+        for response in success:
+            (media,) = response["content"].values()
+            assert "examples" in media or "example" in media, (method, path)
+        if "requestBody" in operation and (method, path) != ("post", "/api/v1/images"):
+            (media,) = operation["requestBody"]["content"].values()
+            assert "examples" in media or "example" in media, (method, path)
