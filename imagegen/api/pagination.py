@@ -40,6 +40,9 @@ class CursorPagination(_DrfCursorPagination):
     ordering = ("-created_at", "id")
 
     def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list | None:
+        for name in (self.page_size_query_param, self.cursor_query_param):
+            if len(request.query_params.getlist(name)) > 1:  # else the last would win, unseen
+                raise ApiError(400, "repeated_parameter", f"{name}: give this parameter once", field=name)
         self._model = queryset.model
         return super().paginate_queryset(queryset, request, view)
 

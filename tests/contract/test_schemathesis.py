@@ -25,13 +25,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 SECONDS = int(os.environ.get("SCHEMATHESIS_SECONDS", "150"))
-# Throttles and the daily quota would answer most generated requests with 429 after the first few.
+# Throttles and the daily quotas would answer most generated requests with 429 after the first few.
 UNTHROTTLED = {
     "THROTTLE_ANON_RATE": "1000000/min",
     "THROTTLE_USER_RATE": "1000000/min",
     "THROTTLE_AUTH_RATE": "1000000/min",
     "THROTTLE_ACCOUNT_RATE": "1000000/min",
     "TIER_QUOTAS": "free:0",
+    "TIER_UPLOAD_QUOTAS": "free:0",
 }
 
 
