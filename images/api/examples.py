@@ -36,6 +36,7 @@ IMAGE = {
     "tags": ["lighthouse", "sea"],
     "category": "landscapes",
     "visibility": "private",
+    "favorite": False,
     "processing": "ready",
     "created_at": "2026-11-30T09:15:02.481Z",
 }
@@ -174,3 +175,68 @@ OPENAI_GENERATE = [
 ]
 OPENAI_MODELS = [answer({"object": "list", "data": [MODEL]})]
 OPENAI_MODEL = [answer(MODEL)]
+
+ALBUM_ID = "8c4e2a6b-5d7f-4e9a-8b1c-3d5f7a9b1c2d"
+SHARE_ID = "1a3c5e7b-9d2f-4a6c-8e1b-5d7f9a2c4e6b"
+TOKEN = "q4Zr7uT2yW9aB3cD6eF8gH1jK5mN0pS"  # noqa: S105 - an example, not a secret
+ALBUM = {
+    "id": ALBUM_ID,
+    "title": "Lighthouses",
+    "description": "Coasts at dusk",
+    "cover": IMAGE,
+    "image_count": 12,
+    "created_at": "2026-11-30T09:20:00Z",
+    "updated_at": "2026-11-30T09:25:00Z",
+}
+ALBUM_LIST = [answer(ALBUM)]
+ALBUM_DETAIL = [answer(ALBUM)]
+ALBUM_CREATE = [
+    request({"title": "Lighthouses", "description": "Coasts at dusk"}),
+    answer({**ALBUM, "cover": None, "image_count": 0}, status="201"),
+]
+ALBUM_UPDATE = [
+    request({"title": "Lighthouses at dusk", "cover": IMAGE_ID}),
+    answer({**ALBUM, "title": "Lighthouses at dusk"}),
+]
+ALBUM_ADD = [request({"ids": [IMAGE_ID, GENERATION_ID]}), answer({"added": [IMAGE_ID], "not_found": [GENERATION_ID]})]
+ALBUM_REMOVE = [request({"ids": [IMAGE_ID]}), answer({"removed": [IMAGE_ID], "not_found": []})]
+DOWNLOAD_ZIP = [request({"ids": [IMAGE_ID], "variant": "original"})]
+SHARE_LINK = {
+    "id": SHARE_ID,
+    "token": TOKEN,
+    "url": f"{BASE}/s/{TOKEN}",
+    "kind": "album",
+    "image": None,
+    "album": ALBUM_ID,
+    "expires_at": "2026-12-30T09:30:00Z",
+    "has_password": True,
+    "allow_download": True,
+    "view_count": 3,
+    "created_at": "2026-11-30T09:30:00Z",
+}
+SHARE_LINKS = [answer(SHARE_LINK)]
+SHARE_LINK_CREATE = [
+    request({"album": ALBUM_ID, "expires_in": 2592000, "password": "tide-pool", "allow_download": True}),
+    answer({**SHARE_LINK, "view_count": 0}, status="201"),
+]
+SHARED_IMAGE = {key: IMAGE[key] for key in (
+    "id", "title", "prompt", "width", "height", "format", "content_type", "bytes", "url", "thumbnail_url",
+    "variants", "dominant_color", "tags", "created_at",
+)}  # fmt: skip
+SHARED = [
+    answer(
+        {
+            "kind": "album",
+            "allow_download": True,
+            "download_url": f"{BASE}/api/v1/shared/{TOKEN}/download",
+            "album": {
+                "id": ALBUM_ID,
+                "title": "Lighthouses",
+                "description": "Coasts at dusk",
+                "image_count": 1,
+                "images": [SHARED_IMAGE],
+            },
+        }
+    )
+]
+PUBLIC_IMAGE = [answer({**IMAGE, "visibility": "public"})]
