@@ -32,7 +32,8 @@ def generate_client(schema_url: str, folder: Path):
     with urllib.request.urlopen(f"{schema_url}?format=json", timeout=30) as response:
         schema.write_bytes(response.read())
     config = folder / "generator.yaml"
-    config.write_text("post_hooks: []\n")  # no ruff formatting of the generated code
+    # No ruff run over the generated code; ZIP answers are bytes to it, like any binary body.
+    config.write_text("post_hooks: []\ncontent_type_overrides:\n  application/zip: application/octet-stream\n")
     result = subprocess.run(
         [
             str(GENERATOR),
