@@ -31,7 +31,7 @@ from rest_framework_simplejwt.tokens import RefreshToken, Token, UntypedToken
 from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
 
 from accounts.models import API_KEY_PREFIX, ApiKey, RefreshTokenFamily, User, new_webhook_secret
-from imagegen.errors import Invalid, NotFound, Unauthenticated
+from imagegen.errors import Conflict, NotFound, Unauthenticated
 
 INVALID_CREDENTIALS = "Email or password is incorrect."
 MAX_ACTIVE_API_KEYS = 50
@@ -331,7 +331,8 @@ def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
     if not name:
         raise ValidationError({"name": ValidationError("Give the key a name.", code="blank")})
     if ApiKey.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_ACTIVE_API_KEYS:
-        raise Invalid(
+        # 409: the request is fine, the account's state refuses it until a key is revoked.
+        raise Conflict(
             "too_many_api_keys", f"At most {MAX_ACTIVE_API_KEYS} active API keys; revoke one first.", field="name"
         )
     raw_key = API_KEY_PREFIX + secrets.token_urlsafe(32)

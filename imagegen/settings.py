@@ -235,7 +235,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "imagegen.api.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["imagegen.api.filters.FilterBackend"],
     "EXCEPTION_HANDLER": "imagegen.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "imagegen.api.pagination.CursorPagination",
@@ -282,11 +282,14 @@ SPECTACULAR_SETTINGS = {
     # Separate request/response components: read-only fields stay out of request bodies,
     # and multipart file fields are described as binary.
     "COMPONENT_SPLIT_REQUEST": True,
+    # The contract is JSON (uploads say multipart themselves); form bodies still parse, as DRF always did.
+    "PARSER_WHITELIST": ["imagegen.api.parsers.JSONParser"],
     # Operation ids and tags from the path after the version: images_create, tag "images".
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "imagegen.api.schema.add_error_responses",
+        "imagegen.api.schema.add_links",
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

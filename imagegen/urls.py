@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts.web.views import admin_login
@@ -34,6 +35,7 @@ urlpatterns = [
     path("", include("accounts.web.urls")),
     path("", include("images.web.urls")),
     # Unknown API URLs answer in the API's error shape even with DEBUG on (Django's
-    # handler404 only runs with DEBUG off).
-    re_path(r"^(?:api|v1)/", api_not_found),
+    # handler404 only runs with DEBUG off). CSRF-exempt like the API's views, so that an
+    # unknown URL is a JSON 404 for every method, not Django's CSRF page.
+    re_path(r"^(?:api|v1)/", csrf_exempt(api_not_found)),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import ApiKey, User
-from imagegen.api.strict import RejectUnknownFields
+from imagegen.api.strict import RejectUnknownFields, StrictTypes
 
 # Long enough for any passphrase, short enough that hashing it costs nothing extra.
 PASSWORD_MAX_LENGTH = 1024
@@ -24,22 +24,22 @@ def _password(**kwargs: object) -> serializers.CharField:
 # --- Input -------------------------------------------------------------------------
 
 
-class SignupInputSerializer(serializers.Serializer):
+class SignupInputSerializer(StrictTypes):
     email = serializers.EmailField(max_length=254)
     password = _password()
     name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
 
 
-class SignInInputSerializer(serializers.Serializer):
+class SignInInputSerializer(StrictTypes):
     email = serializers.EmailField(max_length=254)
     password = _password()
 
 
-class RefreshInputSerializer(serializers.Serializer):
+class RefreshInputSerializer(StrictTypes):
     refresh = serializers.CharField(max_length=4096)
 
 
-class VerifyInputSerializer(serializers.Serializer):
+class VerifyInputSerializer(StrictTypes):
     token = serializers.CharField(max_length=4096)
 
 
@@ -50,7 +50,7 @@ class ProfileUpdateInputSerializer(RejectUnknownFields):
         return set(ProfileSerializer().fields)
 
 
-class PasswordChangeInputSerializer(serializers.Serializer):
+class PasswordChangeInputSerializer(StrictTypes):
     current_password = _password()
     new_password = _password()
     revoke_api_keys = serializers.BooleanField(
@@ -58,7 +58,7 @@ class PasswordChangeInputSerializer(serializers.Serializer):
     )
 
 
-class ApiKeyCreateInputSerializer(serializers.Serializer):
+class ApiKeyCreateInputSerializer(StrictTypes):
     name = serializers.CharField(max_length=100)
 
 

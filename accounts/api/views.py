@@ -20,6 +20,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts import services
+from accounts.api import examples
 from accounts.api.authentication import WWW_AUTHENTICATE
 from accounts.api.permissions import NotWithApiKey
 from accounts.api.serializers import (
@@ -43,6 +44,7 @@ from accounts.api.throttles import AccountRateThrottle, AnonRateThrottle, AuthRa
 from accounts.models import WEBHOOK_SECRET_OVERLAP, ApiKey
 from accounts.profile import profile_for_user
 from imagegen.api.errors import ErrorSerializer
+from imagegen.api.schema import links
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 429)}
 ERRORS_SIGNED_IN = {**ERRORS, 403: ErrorSerializer}  # 403 key_not_allowed
@@ -71,7 +73,12 @@ class _PasswordView(_PublicView):
 
 
 class SignupView(_PasswordView):
-    @extend_schema(request=SignupInputSerializer, responses={201: SignupOutputSerializer, **ERRORS}, tags=["auth"])
+    @extend_schema(
+        request=SignupInputSerializer,
+        responses={201: SignupOutputSerializer, **ERRORS},
+        tags=["auth"],
+        examples=examples.SIGNUP,
+    )
     def post(self, request: Request) -> Response:
         data = _valid(SignupInputSerializer, request)
         user = services.user_signup(email=data["email"], password=data["password"], name=data["name"])
@@ -83,7 +90,12 @@ class SignupView(_PasswordView):
 class TokenObtainView(_PasswordView):
     throttle_classes = [*_PasswordView.throttle_classes, AccountRateThrottle]
 
-    @extend_schema(request=SignInInputSerializer, responses={200: TokenPairSerializer, **ERRORS}, tags=["auth"])
+    @extend_schema(
+        request=SignInInputSerializer,
+        responses={200: TokenPairSerializer, **ERRORS},
+        tags=["auth"],
+        examples=examples.SIGN_IN,
+    )
     def post(self, request: Request) -> Response:
         data = _valid(SignInInputSerializer, request)
         user = services.user_authenticate(request=request, email=data["email"], password=data["password"])
@@ -91,14 +103,24 @@ class TokenObtainView(_PasswordView):
 
 
 class TokenRefreshView(_PublicView):
-    @extend_schema(request=RefreshInputSerializer, responses={200: TokenPairSerializer, **ERRORS}, tags=["auth"])
+    @extend_schema(
+        request=RefreshInputSerializer,
+        responses={200: TokenPairSerializer, **ERRORS},
+        tags=["auth"],
+        examples=examples.REFRESH_TOKENS,
+    )
     def post(self, request: Request) -> Response:
         data = _valid(RefreshInputSerializer, request)
         return Response(services.token_refresh(refresh=data["refresh"]))
 
 
 class TokenVerifyView(_PublicView):
-    @extend_schema(request=VerifyInputSerializer, responses={200: TokenVerifyOutputSerializer, **ERRORS}, tags=["auth"])
+    @extend_schema(
+        request=VerifyInputSerializer,
+        responses={200: TokenVerifyOutputSerializer, **ERRORS},
+        tags=["auth"],
+        examples=examples.VERIFY,
+    )
     def post(self, request: Request) -> Response:
         data = _valid(VerifyInputSerializer, request)
         token = services.token_verify(token=data["token"])
@@ -107,7 +129,9 @@ class TokenVerifyView(_PublicView):
 
 
 class LogoutView(_PublicView):
-    @extend_schema(request=RefreshInputSerializer, responses={204: NO_CONTENT, **ERRORS}, tags=["auth"])
+    @extend_schema(
+        request=RefreshInputSerializer, responses={204: NO_CONTENT, **ERRORS}, tags=["auth"], examples=examples.LOGOUT
+    )
     def post(self, request: Request) -> Response:
         data = _valid(RefreshInputSerializer, request)
         services.token_revoke(refresh=data["refresh"])
@@ -115,11 +139,16 @@ class LogoutView(_PublicView):
 
 
 class MeView(APIView):
-    @extend_schema(responses={200: ProfileSerializer}, tags=["me"])
+    @extend_schema(responses={200: ProfileSerializer}, tags=["me"], examples=examples.ME)
     def get(self, request: Request) -> Response:
         return Response(ProfileSerializer(profile_for_user(user=request.user)).data)
 
-    @extend_schema(request=ProfileUpdateInputSerializer, responses={200: ProfileSerializer, **ERRORS}, tags=["me"])
+    @extend_schema(
+        request=ProfileUpdateInputSerializer,
+        responses={200: ProfileSerializer, **ERRORS},
+        tags=["me"],
+        examples=examples.ME_UPDATE,
+    )
     def patch(self, request: Request) -> Response:
         data = _valid(ProfileUpdateInputSerializer, request, partial=True)
         user = request.user
@@ -135,6 +164,7 @@ class PasswordChangeView(APIView):
     @extend_schema(
         request=PasswordChangeInputSerializer,
         responses={200: PasswordChangedSerializer, **ERRORS_SIGNED_IN},
+        examples=examples.PASSWORD,
         auth=SIGN_IN_AUTH,
         tags=["me"],
     )
@@ -162,7 +192,11 @@ class WebhookSecretRotateView(APIView):
     permission_classes = SIGNED_IN_WITHOUT_API_KEY
 
     @extend_schema(
-        request=None, responses={200: WebhookSecretSerializer, **ERRORS_SIGNED_IN}, auth=SIGN_IN_AUTH, tags=["me"]
+        request=None,
+        responses={200: WebhookSecretSerializer, **ERRORS_SIGNED_IN},
+        auth=SIGN_IN_AUTH,
+        tags=["me"],
+        examples=examples.WEBHOOK_SECRET,
     )
     def post(self, request: Request) -> Response:
         user = services.webhook_secret_rotate(user=request.user)
@@ -187,14 +221,16 @@ class ApiKeyListView(GenericAPIView):
             return ApiKey.objects.none()
         return ApiKey.objects.filter(user=self.request.user, revoked_at__isnull=True)
 
-    @extend_schema(responses={200: ApiKeySerializer(many=True)}, tags=["api keys"])
+    @extend_schema(responses={200: ApiKeySerializer(many=True)}, tags=["api keys"], examples=examples.API_KEYS)
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(ApiKeySerializer(page, many=True).data)
 
     @extend_schema(
         request=ApiKeyCreateInputSerializer,
-        responses={201: ApiKeyCreatedSerializer, **ERRORS_SIGNED_IN},
+        responses={201: ApiKeyCreatedSerializer, **ERRORS_SIGNED_IN, 409: ErrorSerializer},
+        examples=examples.API_KEY_CREATE,
+        extensions=links(("201",), RevokeApiKey=("me_api_keys_destroy", {"key_id": "$response.body#/id"})),
         auth=SIGN_IN_AUTH,
         tags=["api keys"],
     )

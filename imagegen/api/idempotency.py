@@ -8,9 +8,18 @@ would otherwise fail the insert after every other check had passed.
 from __future__ import annotations
 
 from django.http import HttpRequest
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 
 from imagegen.api.errors import ApiError
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Replays the first request with this key (same body) within 24 h instead of making another",
+    pattern=r"^[^\x00-\x1f\x7f]*$",
+)
 
 
 def idempotency_key_header(request: Request | HttpRequest) -> str | None:

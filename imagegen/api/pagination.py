@@ -40,6 +40,9 @@ class CursorPagination(_DrfCursorPagination):
     ordering = ("-created_at", "id")
 
     def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list | None:
+        for name in (self.page_size_query_param, self.cursor_query_param):
+            if len(request.query_params.getlist(name)) > 1:  # else the last would win, unseen
+                raise ApiError(400, "repeated_parameter", f"{name}: give this parameter once", field=name)
         self._model = queryset.model
         return super().paginate_queryset(queryset, request, view)
 
@@ -88,13 +91,36 @@ class CursorPagination(_DrfCursorPagination):
     def get_paginated_response(self, data: list) -> Response:
         return Response({"results": data, "next": self.get_next_link(), "previous": self.get_previous_link()})
 
+    def get_schema_operation_parameters(self, view: Any) -> list[dict]:
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": self.cursor_query_description,
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": self.page_size_query_description,
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+            },
+        ]
+
     def get_paginated_response_schema(self, schema: dict) -> dict:
         return {
             "type": "object",
             "required": ["results", "next", "previous"],
             "properties": {
                 "results": schema,
-                "next": {"type": "string", "format": "uri", "nullable": True},
-                "previous": {"type": "string", "format": "uri", "nullable": True},
+                "next": {
+                    "type": "string",
+                    "format": "uri",
+                    "nullable": True,
+                    "example": "https://imagegen.example.com/api/v1/images?cursor=cD0yMDI2LTExLTMw",
+                },
+                "previous": {"type": "string", "format": "uri", "nullable": True, "example": None},
             },
         }

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from imagegen.api.errors import ErrorSerializer
 from imagegen.api.pagination import CursorPagination
 from imagegen.api.strict import RejectUnknownFields
+from images.api import examples
 from images.api.serializers import ImageSerializer, iso_datetime
 from images.models import Album
 from images.services import albums
@@ -106,7 +107,9 @@ class AlbumListCreateView(generics.ListAPIView):
         return albums.album_queryset(user=self.request.user)
 
     @extend_schema(
-        summary="Your albums, newest first", responses={200: AlbumSerializer(many=True), **_errors(400, 401)}
+        summary="Your albums, newest first",
+        responses={200: AlbumSerializer(many=True), **_errors(400, 401)},
+        examples=examples.ALBUM_LIST,
     )
     def get(self, request: Request) -> Response:
         return super().get(request)
@@ -115,6 +118,7 @@ class AlbumListCreateView(generics.ListAPIView):
         summary="Create an album",
         request=AlbumCreateInputSerializer,
         responses={201: AlbumSerializer, **_errors(400, 401)},
+        examples=examples.ALBUM_CREATE,
     )
     def post(self, request: Request) -> Response:
         serializer = AlbumCreateInputSerializer(data=request.data)
@@ -125,7 +129,9 @@ class AlbumListCreateView(generics.ListAPIView):
 
 
 class AlbumDetailView(APIView):
-    @extend_schema(summary="One album", responses={200: AlbumSerializer, **_errors(401, 404)})
+    @extend_schema(
+        summary="One album", responses={200: AlbumSerializer, **_errors(401, 404)}, examples=examples.ALBUM_DETAIL
+    )
     def get(self, request: Request, pk: str) -> Response:
         album = albums.album_get(user=request.user, album_id=pk)
         return Response(AlbumSerializer(album, context={"request": request}).data)
@@ -134,6 +140,7 @@ class AlbumDetailView(APIView):
         summary="Change an album's title, description or cover",
         request=AlbumUpdateInputSerializer,
         responses={200: AlbumSerializer, **_errors(400, 401, 404)},
+        examples=examples.ALBUM_UPDATE,
     )
     def patch(self, request: Request, pk: str) -> Response:
         serializer = AlbumUpdateInputSerializer(data=request.data, partial=True)
@@ -156,6 +163,7 @@ class AlbumImagesAddView(APIView):
         description="Images already in it count as added; another user's or unknown ids are listed in not_found.",
         request=AlbumImageIdsInputSerializer,
         responses={200: AlbumAddedSerializer, **_errors(400, 401, 404)},
+        examples=examples.ALBUM_ADD,
     )
     def post(self, request: Request, pk: str) -> Response:
         serializer = AlbumImageIdsInputSerializer(data=request.data)
@@ -170,6 +178,7 @@ class AlbumImagesRemoveView(APIView):
         description="Ids that are not in the album are listed in not_found.",
         request=AlbumImageIdsInputSerializer,
         responses={200: AlbumRemovedSerializer, **_errors(400, 401, 404)},
+        examples=examples.ALBUM_REMOVE,
     )
     def post(self, request: Request, pk: str) -> Response:
         serializer = AlbumImageIdsInputSerializer(data=request.data)

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from imagegen.api.errors import ApiError, ErrorSerializer
 from imagegen.api.strict import RejectUnknownFields
 from imagegen.errors import Unauthenticated
+from images.api import examples
 from images.api.sharing import PASSWORD_HEADER, SHARE_PASSWORD, open_link, password_required
 from images.services import albums, archives, sharing
 from images.services.archives import ArchiveEntry
@@ -84,6 +85,7 @@ class ImagesDownloadZipView(APIView):
         "`variant: webp` takes each image's WebP (the original when it has none). Over ZIP_MAX_BYTES: 413.",
         request=DownloadZipInputSerializer,
         responses={(200, "application/zip"): ZIP_RESPONSE, **_errors(400, 401, 404, 413)},
+        examples=examples.DOWNLOAD_ZIP,
     )
     def post(self, request: Request) -> StreamingHttpResponse:
         serializer = DownloadZipInputSerializer(data=request.data)

@@ -9,13 +9,17 @@ was made with.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
 from django import forms
 from django.db.models import QuerySet
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 
 from imagegen.errors import Invalid
 from images.models import Generation, Image
+from images.services.library import MAX_TAGS
 from images.services.search import MAX_QUERY_LENGTH, images_search, search_terms
 
 MAX_TAG_LENGTH = 64
@@ -58,27 +62,57 @@ class TagListField(forms.Field):
 
     def to_python(self, value: object) -> list[str]:
         values = value if isinstance(value, list | tuple) else [value] if value else []
+        if len(values) > MAX_FILTER_TAGS:  # counted as sent: repeats and blanks too, as the schema counts them
+            raise forms.ValidationError(f"at most {MAX_FILTER_TAGS} tags", code="max_length")
         names = [part.strip().lower() for item in values for part in str(item).split(",")]
         names = list(dict.fromkeys(name for name in names if name))
         for name in names:
             if "\x00" in name:  # PostgreSQL refuses NUL in text: a 500 otherwise
                 raise forms.ValidationError("tags cannot contain NUL characters", code="null_characters_not_allowed")
             if len(name) > MAX_TAG_LENGTH:
+                # The tag goes in as a parameter: django-filter %-formats messages, and a tag may hold "%".
                 raise forms.ValidationError(
-                    f"tag {name[:20]!r}… is longer than {MAX_TAG_LENGTH} characters", code="max_length"
+                    "tag %(tag)s… is longer than %(limit)s characters",
+                    code="max_length",
+                    params={"tag": repr(name[:20]), "limit": MAX_TAG_LENGTH},
                 )
-        if len(names) > MAX_FILTER_TAGS:
-            raise forms.ValidationError(f"at most {MAX_FILTER_TAGS} tags", code="max_length")
         return names
 
 
-@extend_schema_field({"type": "array", "items": {"type": "string", "maxLength": MAX_TAG_LENGTH}})
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, moved to UTC: PostgreSQL refuses offsets past ±15:59 that Python reads."""
+
+    def to_python(self, value: object) -> dt.datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError:
+            raise forms.ValidationError("the date-time is out of range", code="invalid") from None
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "description": f"Images with every one of these tags (at most {MAX_FILTER_TAGS} values; each may hold "
+        "several, comma-separated)",
+        "maxItems": MAX_FILTER_TAGS,
+        "items": {"type": "string", "maxLength": MAX_TAG_LENGTH, "pattern": r"^[^\x00]*$"},
+    }
+)
 class AllTagsFilter(django_filters.Filter):
     """Images that carry every given tag."""
 
     field_class = TagListField
 
     def filter(self, qs: QuerySet[Image], value: list[str]) -> QuerySet[Image]:
+        if len(value or []) > MAX_TAGS:
+            return qs.none()  # no image carries more tags than that: no join needed to know
         # One join per tag: each must match, so only images with all of them remain.
         for name in value or []:
             qs = qs.filter(tags__name=name)
@@ -118,8 +152,8 @@ class ImageFilter(_SearchMixin, django_filters.FilterSet):
     favorite = django_filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false")], method="filter_favorite", label="Favorites only (true) or not"
     )
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = SearchFilter(
         method="search", max_length=MAX_QUERY_LENGTH, label="Search words in prompt, title and tags (prefixes match)"
     )
@@ -162,8 +196,8 @@ class PublicImageFilter(_SearchMixin, django_filters.FilterSet):
 
 class GenerationFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Generation.Status.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Generation

@@ -9,9 +9,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from imagegen.api.errors import ErrorSerializer
 from imagegen.api.etags import IF_NONE_MATCH, not_modified, response_etag
-from imagegen.api.idempotency import idempotency_key_header
+from imagegen.api.idempotency import IDEMPOTENCY_KEY, idempotency_key_header
 from imagegen.api.prefer import prefer_wait_seconds
+from imagegen.api.schema import links
+from images.api import examples
 from images.api.filters import GenerationFilter
 from images.api.serializers import GenerationCreateSerializer, GenerationSerializer
 from images.services.generations import (
@@ -46,14 +49,32 @@ class GenerationListCreateView(generics.ListAPIView):
             return GenerationSerializer.Meta.model.objects.none()
         return generation_queryset(user=self.request.user)
 
+    @extend_schema(summary="The caller's generations, newest first", examples=examples.GENERATION_LIST)
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
     @extend_schema(
         request=GenerationCreateSerializer,
-        responses={200: GenerationSerializer, 202: GenerationSerializer},
+        responses={
+            200: GenerationSerializer,
+            202: GenerationSerializer,
+            404: ErrorSerializer,
+            409: ErrorSerializer,
+        },
         parameters=[
-            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, description="Replays within 24 h"),
+            IDEMPOTENCY_KEY,
             OpenApiParameter("Prefer", str, OpenApiParameter.HEADER, description="wait=N (N ≤ 60) holds the reply"),
         ],
         summary="Queue a generation",
+        examples=examples.GENERATION_CREATE,
+        extensions=links(
+            ("200", "202"),
+            GetGeneration=("generations_retrieve", {"id": "$response.body#/id"}),
+            CancelGeneration=("generations_cancel_create", {"id": "$response.body#/id"}),
+        ),
+        description="202 while it runs, 200 once it has ended (`Prefer: wait`, or a replay of an ended one). "
+        "404 `not_found`: a reference image is not the caller's. 409 `idempotency_key_reused`: the key came "
+        "with another body. 429: throttled or over the daily quota.",
     )
     def post(self, request: Request) -> Response:
         serializer = GenerationCreateSerializer(data=request.data)
@@ -84,6 +105,7 @@ class GenerationDetailView(APIView):
         responses={200: GenerationSerializer, 304: None},
         parameters=[IF_NONE_MATCH],
         summary="One generation",
+        examples=examples.GENERATION_DETAIL,
     )
     def get(self, request: Request, pk: str) -> Response:
         generation, fingerprint = generation_detail(user=request.user, generation_id=pk)
@@ -94,7 +116,13 @@ class GenerationDetailView(APIView):
 
 
 class GenerationCancelView(APIView):
-    @extend_schema(request=None, responses=GenerationSerializer, summary="Cancel a queued or running generation")
+    @extend_schema(
+        request=None,
+        responses={200: GenerationSerializer, 409: ErrorSerializer},
+        summary="Cancel a queued or running generation",
+        examples=examples.GENERATION_CANCEL,
+        description="409 `already_finished` when it had already ended.",
+    )
     def post(self, request: Request, pk: str) -> Response:
         generation = generation_cancel(user=request.user, generation_id=pk)
         return Response(GenerationSerializer(generation, context={"request": request}).data)

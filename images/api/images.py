@@ -19,6 +19,8 @@ from rest_framework.views import APIView
 from imagegen.api.errors import ApiError, ErrorSerializer
 from imagegen.api.etags import IF_NONE_MATCH, not_modified, response_etag
 from imagegen.api.pagination import CursorPagination
+from imagegen.api.schema import links
+from images.api import examples
 from images.api.filters import ORDERINGS, ImageFilter, PublicImageFilter, list_ordering
 from images.api.serializers import (
     IMAGE_ROW_FIELDS,
@@ -88,7 +90,11 @@ class ImageListCreateView(generics.ListAPIView):
             return Image.objects.none()
         return _listed_rows().filter(user=self.request.user)
 
-    @extend_schema(summary="The caller's images", responses={200: ImageSerializer(many=True), **_errors(400, 401)})
+    @extend_schema(
+        summary="The caller's images",
+        responses={200: ImageSerializer(many=True), **_errors(400, 401)},
+        examples=examples.IMAGE_LIST,
+    )
     def get(self, request: Request) -> Response:
         return super().get(request)
 
@@ -96,6 +102,7 @@ class ImageListCreateView(generics.ListAPIView):
         summary="Upload images (multipart)",
         request={"multipart/form-data": ImageUploadInputSerializer},
         responses={201: ImageListSerializer, **_errors(400, 401, 413, 415)},
+        examples=examples.IMAGE_UPLOAD,
     )
     def post(self, request: Request) -> Response:
         # Refuse an oversized body before Django spools it to disk.
@@ -125,6 +132,12 @@ class ImageUploadUrlView(APIView):
         "Then call `POST /images/{id}/complete`.",
         request=DirectUploadInputSerializer,
         responses={201: DirectUploadSerializer, **_errors(400, 401, 413)},
+        examples=examples.DIRECT_UPLOAD,
+        extensions=links(
+            ("201",),
+            CompleteUpload=("images_complete_create", {"id": "$response.body#/image_id"}),
+            GetImage=("images_retrieve", {"id": "$response.body#/image_id"}),
+        ),
     )
     def post(self, request: Request) -> Response:
         serializer = DirectUploadInputSerializer(data=request.data)
@@ -147,6 +160,7 @@ class ImageCompleteView(APIView):
         description="Checks the uploaded file and starts processing (202); again later → 200 with the image.",
         request=None,
         responses={202: ImageSerializer, 200: ImageSerializer, **_errors(400, 401, 404, 409, 413)},
+        examples=examples.IMAGE_COMPLETE,
     )
     def post(self, request: Request, pk: str) -> Response:
         image, started = uploads.direct_upload_complete(user=request.user, image_id=pk)
@@ -159,6 +173,7 @@ class ImageDetailView(APIView):
         summary="One image",
         responses={200: ImageSerializer, 304: None, **_errors(401, 404)},
         parameters=[IF_NONE_MATCH],
+        examples=examples.IMAGE_DETAIL,
     )
     def get(self, request: Request, pk: str) -> Response:
         image = library.image_get(user=request.user, image_id=pk)
@@ -171,6 +186,7 @@ class ImageDetailView(APIView):
         summary="Edit an image's title, tags, category or visibility",
         request=ImageUpdateInputSerializer,
         responses={200: ImageSerializer, **_errors(400, 401, 404)},
+        examples=examples.IMAGE_UPDATE,
     )
     def patch(self, request: Request, pk: str) -> Response:
         serializer = ImageUpdateInputSerializer(data=request.data, partial=True)
@@ -192,6 +208,7 @@ class ImageBulkDeleteView(APIView):
         summary="Delete up to 100 images",
         request=BulkDeleteInputSerializer,
         responses={200: BulkDeleteResultSerializer, **_errors(400, 401)},
+        examples=examples.BULK_DELETE,
     )
     def post(self, request: Request) -> Response:
         serializer = BulkDeleteInputSerializer(data=request.data)
@@ -237,7 +254,10 @@ class PublicImageListView(generics.ListAPIView):
         return _public_rows().all()
 
     @extend_schema(
-        summary="Public images of everyone", auth=[], responses={200: ImageSerializer(many=True), 400: ErrorSerializer}
+        summary="Public images of everyone",
+        auth=[],
+        responses={200: ImageSerializer(many=True), 400: ErrorSerializer},
+        examples=[examples.answer({**examples.IMAGE, "visibility": "public"})],
     )
     def get(self, request: Request) -> Response:
         return super().get(request)

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from imagegen.api.errors import ErrorSerializer
+from images.api import examples
 from images.api.serializers import ImageSerializer
 from images.models import Image
 from images.services.links import link_image_get
@@ -24,6 +25,7 @@ class PublicImageDetailView(APIView):
         "An unlisted image never appears in any list.",
         auth=[],
         responses={200: ImageSerializer, 404: ErrorSerializer},
+        examples=examples.PUBLIC_IMAGE,
     )
     def get(self, request: Request, pk: str) -> Response:
         image = link_image_get(image_id=pk)

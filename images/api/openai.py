@@ -33,8 +33,10 @@ from rest_framework.views import APIView
 
 from imagegen.api.errors import ApiError, exception_handler
 from imagegen.api.idempotency import idempotency_key_header
+from imagegen.api.strict import StrictTypes
 from imagegen.errors import NotFound
 from images import params
+from images.api import examples
 from images.api.serializers import absolute
 from images.models import Generation
 from images.providers import configured_providers
@@ -64,7 +66,7 @@ def openai_exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
-class OpenAIImageRequest(serializers.Serializer):
+class OpenAIImageRequest(StrictTypes):
     prompt = serializers.CharField(max_length=params.MAX_PROMPT)
     model = serializers.CharField(required=False, allow_blank=True, default="")
     n = serializers.IntegerField(min_value=1, max_value=params.MAX_N, default=1)
@@ -112,6 +114,7 @@ class ImagesGenerationsView(OpenAIView):
             {"created": serializers.IntegerField(), "data": serializers.ListField(child=serializers.DictField())},
         ),
         summary="OpenAI-compatible image generation (waits for the result)",
+        examples=examples.OPENAI_GENERATE,
         tags=["openai-compatible"],
     )
     def post(self, request: Request) -> Response:
@@ -198,6 +201,7 @@ class ModelsView(OpenAIView):
             {"object": serializers.CharField(), "data": serializers.ListField(child=serializers.DictField())},
         ),
         summary="Models of the configured providers",
+        examples=examples.OPENAI_MODELS,
         tags=["openai-compatible"],
     )
     def get(self, request: Request) -> Response:
@@ -209,6 +213,7 @@ class ModelDetailView(OpenAIView):
         responses=inline_serializer("OpenAIModel", {"id": serializers.CharField()}),
         tags=["openai-compatible"],
         operation_id="v1_models_detail",
+        examples=examples.OPENAI_MODEL,
     )
     def get(self, request: Request, model: str) -> Response:
         for item in _model_list():

@@ -7,6 +7,7 @@ from datetime import tzinfo
 from typing import ClassVar, TypeVar
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -17,9 +18,13 @@ from imagegen.api.strict import RejectUnknownFields
 from imagegen.errors import Invalid
 from images import params
 from images.models import Generation, Image
+from images.providers import configured_providers
 from images.services import resolver
+from images.services.library import MAX_TAG_LENGTH, MAX_TAGS
 from images.services.relocation import published
+from images.services.uploads import DIRECT_UPLOAD_TYPES, MAX_FILES
 from images.storage import FileUrls
+from images.styles import STYLES
 
 
 def iso_datetime(value: object, tz: tzinfo | None = None) -> str | None:
@@ -88,6 +93,7 @@ class ImageSerializer(serializers.ModelSerializer):
     variants = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
     generation = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    exif = serializers.DictField(read_only=True, help_text="EXIF of the original, GPS removed.")
 
     class Meta:
         model = Image
@@ -142,12 +148,13 @@ class ImageSerializer(serializers.ModelSerializer):
             "description": "By name: thumb_256, thumb_768, webp. Empty until processing is ready.",
             "additionalProperties": {
                 "type": "object",
+                "required": ["url", "width", "height", "format", "bytes"],
                 "properties": {
                     "url": {"type": "string", "format": "uri"},
-                    "width": {"type": "integer"},
-                    "height": {"type": "integer"},
-                    "format": {"type": "string"},
-                    "bytes": {"type": "integer"},
+                    "width": {"type": "integer", "nullable": True},
+                    "height": {"type": "integer", "nullable": True},
+                    "format": {"type": "string", "nullable": True},
+                    "bytes": {"type": "integer", "nullable": True},
                 },
             },
         }
@@ -190,11 +197,23 @@ class ImageSerializer(serializers.ModelSerializer):
         }
 
 
+class GenerationErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable machine-readable code, e.g. provider_error, deadline_exceeded.")
+    message = serializers.CharField(help_text="Human-readable explanation.")
+
+
 class GenerationSerializer(serializers.ModelSerializer):
+    # The declared types are the schema's (to_representation writes the values itself).
     images = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
     queue_position = serializers.SerializerMethodField()
-    duration_ms = serializers.IntegerField(read_only=True)
+    duration_ms = serializers.IntegerField(read_only=True, allow_null=True, help_text="null until it has ended.")
+    quality = serializers.CharField(read_only=True, help_text="As asked; empty for the provider's default.")
+    reference_images = serializers.ListField(child=serializers.UUIDField(), read_only=True)
+    reference_image_urls = serializers.ListField(child=serializers.CharField(), read_only=True)
+    webhook_url = serializers.CharField(read_only=True, help_text="Empty when no webhook was asked for.")
+    webhook_events = serializers.ListField(child=serializers.ChoiceField(choices=params.WEBHOOK_EVENTS), read_only=True)
+    metadata = serializers.DictField(read_only=True, help_text="The client's own object, as sent.")
 
     class Meta:
         model = Generation
@@ -206,6 +225,7 @@ class GenerationSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = fields
 
+    @extend_schema_field(ImageSerializer(many=True))
     def get_images(self, obj: Generation) -> list[dict]:
         images = getattr(obj, "image_list", None)  # read with the row by generation_detail
         if images is None:
@@ -213,6 +233,7 @@ class GenerationSerializer(serializers.ModelSerializer):
         serializer = ImageSerializer(context=self.context)
         return [serializer.to_representation(image) for image in images]
 
+    @extend_schema_field(GenerationErrorSerializer(allow_null=True))
     def get_error(self, obj: Generation) -> dict | None:
         if obj.status == Generation.Status.FAILED or obj.error_code:
             return {"code": obj.error_code or "failed", "message": obj.error_message}
@@ -269,6 +290,22 @@ def _rule(check: Callable[[T], T], value: T) -> T:
         raise serializers.ValidationError(exc.message, code=exc.code) from None
 
 
+def _choice_field(choices: object, name: str, **kwargs: object) -> serializers.ChoiceField:
+    """A choice whose refusal lists the valid values, as the resolver's does."""
+    valid = ", ".join(str(choice) for choice in choices)
+    message = f"{{input!r}} is not a valid {name}; valid values: {valid}"
+    kwargs.setdefault("required", False)
+    return serializers.ChoiceField(choices=list(choices), error_messages={"invalid_choice": message}, **kwargs)
+
+
+# A host name (letters, digits, dots, hyphens), an optional port, then anything without spaces.
+WEBHOOK_URL_PATTERN = r"^https://[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]{1,5})?(?:[/?#][!-~]*)?$"
+# A reference image's URL: a domain name with a letters-only top-level domain (never an IP
+# literal), a port from 1 to 9999, a path and query of printable ASCII.
+REFERENCE_URL_PATTERN = (
+    r"^https://(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){1,4}[a-z]{2,24}(?::[1-9][0-9]{0,3})?(?:/[!-~]*)?$"
+)
+
 SIZE_HINT = 'give size as "WxH" (e.g. "512x512") or aspect_ratio + resolution'
 
 
@@ -284,27 +321,121 @@ class GenerationCreateSerializer(RejectUnknownFields):
     negative_prompt = serializers.CharField(
         max_length=params.MAX_PROMPT, required=False, allow_blank=True, trim_whitespace=True, default=""
     )
-    style = serializers.CharField(required=False, allow_blank=True, default="")
-    size = serializers.CharField(required=False)
-    aspect_ratio = serializers.CharField(required=False)
-    resolution = serializers.CharField(required=False)
+    style = _choice_field(STYLES, "style", allow_blank=True, default="")
+    size = _choice_field(params.SIZES, "size")
+    aspect_ratio = _choice_field(params.ASPECT_RATIOS, "aspect_ratio")
+    resolution = _choice_field(params.RESOLUTIONS, "resolution")
     n = serializers.IntegerField(min_value=1, max_value=params.MAX_N, default=1)
     seed = serializers.IntegerField(min_value=0, max_value=params.MAX_SEED, required=False, allow_null=True)
-    provider = serializers.CharField(required=False, allow_blank=True, default="")
-    model = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    # Choices: the configured providers and their models, set per instance (settings may change).
+    provider = serializers.ChoiceField(choices=[], required=False, allow_blank=True, default="")
+    model = serializers.ChoiceField(choices=[], required=False, allow_blank=True, default="")
     quality = serializers.ChoiceField(choices=params.QUALITIES, required=False, allow_blank=True, default="")
-    strength = serializers.FloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True)
+    strength = serializers.FloatField(
+        min_value=0.0,
+        max_value=1.0,
+        required=False,
+        allow_null=True,
+        help_text="Only with reference_images or reference_image_urls.",
+    )
     reference_images = serializers.ListField(
-        child=serializers.UUIDField(), max_length=params.MAX_REFERENCES, required=False, default=list
+        child=serializers.UUIDField(),
+        max_length=params.MAX_REFERENCES,
+        required=False,
+        default=list,
+        help_text="Ids of the caller's own images.",
     )
     reference_image_urls = serializers.ListField(
-        child=serializers.CharField(max_length=2000), max_length=params.MAX_REFERENCES, required=False, default=list
+        child=serializers.CharField(max_length=2000),
+        max_length=params.MAX_REFERENCES,
+        required=False,
+        default=list,
+        help_text="https URLs of public hosts, fetched by the worker.",
     )
-    webhook_url = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    webhook_url = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        default="",
+        max_length=2000,
+        help_text="An https URL; blank for none.",
+    )
     webhook_events = serializers.ListField(
-        child=serializers.ChoiceField(choices=params.WEBHOOK_EVENTS), required=False, default=list
+        child=serializers.ChoiceField(choices=params.WEBHOOK_EVENTS),
+        required=False,
+        default=list,
+        help_text="Only with webhook_url; all events when omitted.",
     )
-    metadata = serializers.DictField(required=False, default=dict)
+    metadata = serializers.DictField(
+        required=False, default=dict, help_text=f"At most {params.MAX_METADATA_BYTES} bytes as JSON."
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        # The shape of the URLs the resolver takes, stated (and checked) as a pattern;
+        # the resolver still checks what a pattern cannot (private addresses, DNS).
+        scheme = "https?" if settings.DEBUG else "https"
+        self.fields["webhook_url"].validators.append(
+            RegexValidator(WEBHOOK_URL_PATTERN.replace("https", scheme, 1), "must be an https URL", code="invalid")
+        )
+        self.fields["reference_image_urls"].child.validators.append(
+            RegexValidator(REFERENCE_URL_PATTERN, "must be an https URL of a public host name", code="invalid_url")
+        )
+        providers = configured_providers()
+        choices = {
+            "provider": list(providers),
+            "model": list(dict.fromkeys(m for p in providers.values() for m in p.models())),
+        }
+        for name, valid in choices.items():
+            field = self.fields[name]
+            field.choices = valid
+            field.error_messages["invalid_choice"] = (
+                f"{{input!r}} is not a valid {name}; valid values: {', '.join(valid)}"
+            )
+
+    def amend_openapi(self, schema: dict) -> None:
+        """The rules between fields that ``resolver.generation_params`` checks, as one ``not``."""
+        providers = configured_providers()
+        default = next(iter(providers))
+        non_empty = {"minItems": 1}
+        has_references = {
+            "anyOf": [
+                {"required": ["reference_images"], "properties": {"reference_images": non_empty}},
+                {"required": ["reference_image_urls"], "properties": {"reference_image_urls": non_empty}},
+            ]
+        }
+        refused = [
+            {"required": ["size", "aspect_ratio"]},
+            {"required": ["size", "resolution"]},
+            {"required": ["resolution"], "not": {"required": ["aspect_ratio"]}},
+            {"required": ["strength"], "properties": {"strength": {"type": "number"}}, "not": has_references},
+            {
+                "required": ["webhook_events"],
+                "properties": {"webhook_events": non_empty},
+                "not": {"required": ["webhook_url"], "properties": {"webhook_url": {"minLength": 1}}},
+            },
+            # A model of another provider than the one named (or the default).
+            {
+                "required": ["model"],
+                "properties": {
+                    "provider": {"enum": [""]},
+                    "model": {"not": {"enum": ["", *providers[default].models()]}},
+                },
+            },
+            *(
+                {
+                    "required": ["provider", "model"],
+                    "properties": {"provider": {"enum": [name]}, "model": {"not": {"enum": ["", *p.models()]}}},
+                }
+                for name, p in providers.items()
+            ),
+        ]
+        schema["not"] = {"anyOf": refused}
+        schema["description"] = (
+            "Besides each field's rules: size, or aspect_ratio (with an optional resolution), not both; "
+            "strength only with reference images; webhook_events only with a webhook_url; "
+            "model one of the provider's (the default provider's when none is named)."
+        )
 
     def validate_style(self, value: str) -> str:
         return _rule(resolver.check_style, value)
@@ -347,25 +478,44 @@ class GenerationCreateSerializer(RejectUnknownFields):
 # --- Images API: inputs and small output shapes ----------------------------------------
 
 
+# One tag: no comma, no NUL, at most MAX_TAG_LENGTH characters; a string holds up to MAX_TAGS of them.
+_TAG = rf"[^,\x00]{{0,{MAX_TAG_LENGTH}}}"
+
+
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "string", "description": "comma-separated"},
-            {"type": "array", "items": {"type": "string", "maxLength": 64}},
+            {
+                "type": "string",
+                "description": f"Comma-separated, at most {MAX_TAGS} tags of at most {MAX_TAG_LENGTH} characters",
+                "pattern": rf"^{_TAG}(?:,{_TAG}){{0,{MAX_TAGS - 1}}}$",
+            },
+            {
+                "type": "array",
+                "description": "One tag per item",
+                "maxItems": MAX_TAGS,
+                "items": {"type": "string", "pattern": rf"^{_TAG}$"},
+            },
         ]
     }
 )
 class TagsField(serializers.Field):
-    """Tags as a comma-separated string, a list of strings, or (multipart) a repeated field.
+    """Tags as a comma-separated string, a list of strings (one tag each), or (multipart) a repeated field.
 
     Only the shape is checked here; ``images.services.library.clean_tags``
-    trims, lower-cases and limits them.
+    trims, lower-cases and limits them. A form's repeated values may each hold
+    several comma-separated tags (a text input); a JSON list holds one tag per item.
     """
 
-    default_error_messages = {"invalid": "tags must be a comma-separated string or a list of strings"}
+    default_error_messages = {
+        "invalid": "tags must be a comma-separated string or a list of strings",
+        "null_characters_not_allowed": "tags cannot contain NUL characters",
+        "comma_in_item": "each item of a tags list is one tag, without commas",
+    }
 
     def get_value(self, dictionary: object) -> object:
         if html.is_html_input(dictionary):  # multipart: every value of a repeated field
+            self._from_form = True
             return dictionary.getlist(self.field_name) if self.field_name in dictionary else empty
         return dictionary.get(self.field_name, empty)
 
@@ -373,6 +523,10 @@ class TagsField(serializers.Field):
         values = [data] if isinstance(data, str) else data
         if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
             self.fail("invalid")
+        if any("\x00" in value for value in values):  # PostgreSQL refuses NUL in text
+            self.fail("null_characters_not_allowed")
+        if isinstance(data, list) and not getattr(self, "_from_form", False) and any("," in v for v in values):
+            self.fail("comma_in_item")
         return values
 
     def to_representation(self, value: list[str]) -> list[str]:
@@ -380,11 +534,15 @@ class TagsField(serializers.Field):
 
 
 class ImageUploadInputSerializer(serializers.Serializer):
-    files = serializers.ListField(child=serializers.FileField(allow_empty_file=False), allow_empty=False)
+    files = serializers.ListField(child=serializers.FileField(allow_empty_file=False), allow_empty=False, min_length=1)
     title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     tags = TagsField(required=False, default=list)
     visibility = serializers.ChoiceField(choices=Image.Visibility.choices, default=Image.Visibility.PRIVATE)
+
+    def amend_openapi(self, schema: dict) -> None:
+        """What ``image_upload`` checks (400 ``too_many_files``), for the schema."""
+        schema["properties"]["files"]["maxItems"] = MAX_FILES
 
 
 class ImageUpdateInputSerializer(RejectUnknownFields):
@@ -400,12 +558,21 @@ class ImageUpdateInputSerializer(RejectUnknownFields):
 
 class DirectUploadInputSerializer(RejectUnknownFields):
     filename = serializers.CharField(max_length=255)
-    content_type = serializers.CharField(max_length=100, help_text="image/png, image/jpeg, image/webp or image/gif")
-    bytes = serializers.IntegerField(min_value=1, help_text="Size of the file to upload, at most MAX_UPLOAD_BYTES")
+    content_type = serializers.CharField(max_length=100, help_text="The file's type (case-insensitive).")
+    bytes = serializers.IntegerField(
+        min_value=1, help_text="Size of the file to upload; over MAX_UPLOAD_BYTES is a 413."
+    )
+
+    def amend_openapi(self, schema: dict) -> None:
+        """What ``direct_upload_create`` checks, for the schema."""
+        properties = schema["properties"]
+        properties["content_type"] = {**properties["content_type"], "enum": list(DIRECT_UPLOAD_TYPES)}
+        properties["content_type"].pop("pattern", None)
+        properties["bytes"]["maximum"] = settings.MAX_UPLOAD_BYTES
 
 
 class BulkDeleteInputSerializer(RejectUnknownFields):
-    ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=100)
+    ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, min_length=1, max_length=100)
 
 
 class ImageListSerializer(serializers.Serializer):

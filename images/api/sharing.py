@@ -35,6 +35,7 @@ from imagegen.api.rates import parse_rate
 from imagegen.api.strict import RejectUnknownFields
 from imagegen.errors import LimitReached, Unauthenticated
 from imagegen.ratelimit import rate_hit
+from images.api import examples
 from images.api.serializers import ImageSerializer
 from images.models import ShareLink
 from images.services import sharing
@@ -261,7 +262,9 @@ class ShareLinkListCreateView(generics.ListAPIView):
         return sharing.share_link_queryset(user=self.request.user)
 
     @extend_schema(
-        summary="Your share links (not revoked), newest first", responses={200: ShareLinkSerializer(many=True)}
+        summary="Your share links (not revoked), newest first",
+        responses={200: ShareLinkSerializer(many=True)},
+        examples=examples.SHARE_LINKS,
     )
     def get(self, request: Request) -> Response:
         return super().get(request)
@@ -272,6 +275,7 @@ class ShareLinkListCreateView(generics.ListAPIView):
         "expires_in defaults to 30 days (null: never); a password is stored hashed.",
         request=SHARE_LINK_CREATE,
         responses={201: ShareLinkSerializer, **_errors(400, 401, 404)},
+        examples=examples.SHARE_LINK_CREATE,
     )
     def post(self, request: Request) -> Response:
         serializer = ShareLinkCreateInputSerializer(data=request.data)
@@ -322,6 +326,7 @@ class SharedView(APIView):
             410: OpenApiResponse(ErrorSerializer, description="share_expired"),
             429: OpenApiResponse(ErrorSerializer, description="Throttled, or too many wrong passwords"),
         },
+        examples=examples.SHARED,
     )
     def get(self, request: Request, token: str) -> Response:
         try:

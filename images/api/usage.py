@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.serializers import QuotaSerializer
+from images.api import examples
 from images.services.usage import stats_for_user
 
 
@@ -47,6 +48,6 @@ class StatsSerializer(serializers.Serializer):
 
 
 class StatsView(APIView):
-    @extend_schema(responses={200: StatsSerializer}, tags=["me"])
+    @extend_schema(responses={200: StatsSerializer}, tags=["me"], examples=examples.STATS)
     def get(self, request: Request) -> Response:
         return Response(StatsSerializer(stats_for_user(user=request.user)).data)

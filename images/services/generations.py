@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from imagegen.compiled import CompiledQuery
-from imagegen.errors import Conflict, Invalid, NotFound
+from imagegen.errors import Conflict, NotFound
 from imagegen.polling import poll
 from images.models import Generation, Image
 from images.params import MAX_SEED
@@ -46,7 +46,7 @@ def _owned_reference_images(*, user: User, ids: list[str]) -> list[str]:
     )
     missing = [i for i in ids if i not in found]
     if missing:
-        raise Invalid("not_found", f"reference image not found: {', '.join(missing)}", field="reference_images")
+        raise NotFound("not_found", f"reference image not found: {', '.join(missing)}", field="reference_images")
     return ids
 
 
@@ -75,7 +75,7 @@ def generation_create(
 
     Returns ``(generation, created)``; ``created`` is False when an earlier
     request with the same ``idempotency_key`` is replayed. Raises a domain error
-    (400 for foreign reference images, 409 for a reused key with another
+    (NotFound for reference images not the user's, 409 for a reused key with another
     body) and QuotaExceeded (429). A broker that does not take the message is
     no error: the job is committed and its message re-sent later (publishing.py).
     """

@@ -67,7 +67,7 @@ def test_it_limits_active_keys_per_user(api, user, monkeypatch):
 
     response = api.post(KEYS, {"name": "third"}, format="json")
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert error_of(response)["code"] == "too_many_api_keys"
 
 

@@ -173,6 +173,15 @@ def test_password_change_revokes_every_api_key_by_default(api, client_, user):
     assert client_.get(ME, HTTP_X_API_KEY=theirs.raw_key).status_code == 200
 
 
+def test_password_change_refuses_text_for_the_revoke_api_keys_flag(api, user):
+    body = {"current_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD, "revoke_api_keys": "false"}
+    response = api.post(PASSWORD, body, format="json")
+    assert response.status_code == 400
+    assert (response.json()["error"]["code"], response.json()["error"]["field"]) == ("invalid_type", "revoke_api_keys")
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
+
+
 def test_password_change_keeps_the_api_keys_when_asked(api, client_, user):
     key = ApiKeyFactory(user=user)
 

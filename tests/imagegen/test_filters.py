@@ -53,3 +53,27 @@ def test_any_other_parameter_goes_through_the_filters(api, user, filtersets_buil
     assert api.get(URL, {"source": "nonsense"}).status_code == 400
     assert api.get(URL, {"unknown": "1"}).status_code == 200
     assert len(filtersets_built) == 3
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["category=a&category=b", "visibility=public&visibility=private", "limit=5&limit=100", "cursor=&cursor="],
+)
+def test_a_one_value_parameter_given_twice_is_refused_not_read_as_its_last_value(api, query):
+    response = api.get(f"{URL}?{query}")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "repeated_parameter"
+    assert response.json()["error"]["field"] == query.split("=")[0]
+
+
+def test_a_filter_that_takes_several_values_may_repeat(api):
+    response = api.get(f"{URL}?tag=a&tag=b")
+    assert response.status_code == 200 and response.json()["results"] == []
+
+
+def test_more_tag_values_than_the_limit_are_refused_but_more_names_than_an_image_can_carry_match_nothing(api):
+    too_many_values = "&".join(f"tag=t{i}" for i in range(11))
+    assert api.get(f"{URL}?{too_many_values}").json()["error"]["code"] == "max_length"
+    many_names = ",".join(f"t{i}" for i in range(25))  # one value, 25 tags: no image has that many
+    response = api.get(URL, {"tag": many_names})
+    assert response.status_code == 200 and response.json()["results"] == []

@@ -34,6 +34,32 @@ def test_it_queues_a_generation_and_points_at_it(api, user, django_capture_on_co
     assert Generation.objects.get(pk=body["id"]).user == user
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"prompt": 12345}, "prompt"),
+        ({"prompt": "x", "n": "2"}, "n"),
+        ({"prompt": "x", "seed": "7"}, "seed"),
+        ({"prompt": "x", "n": True}, "n"),
+        ({"prompt": "x", "size": 512}, "size"),
+        ({"prompt": "x", "reference_image_urls": ["https://example.com/a.png", 5]}, "reference_image_urls.1"),
+    ],
+    ids=["number-prompt", "text-n", "text-seed", "boolean-n", "number-size", "number-url-item"],
+)
+def test_a_json_value_of_the_wrong_type_is_refused_not_coerced(api, body, field):
+    response = create(api, body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("invalid_type", field)
+    assert not Generation.objects.exists()
+
+
+def test_a_form_post_is_text_and_parses_numbers_as_before(api):
+    response = api.post(URL, {"prompt": "x", "n": "2", "seed": "7"})  # multipart: every value is text
+    assert response.status_code == 202, response.json()
+    assert (response.json()["n"], response.json()["seed"]) == (2, 7)
+
+
 def test_it_picks_a_seed_when_none_is_given(api):
     body = create(api, {"prompt": "x"}).json()
     assert isinstance(body["seed"], int)
@@ -137,8 +163,9 @@ def test_malformed_json_is_a_400(api):
 def test_another_users_reference_image_is_not_found(api, other_user):
     theirs = ImageFactory(user=other_user)
     response = create(api, {"prompt": "x", "reference_images": [str(theirs.pk)]})
-    assert response.status_code == 400
+    assert response.status_code == 404  # as their image's own URL is: its existence is not told
     assert response.json()["error"]["field"] == "reference_images"
+    assert response.json()["error"]["code"] == "not_found"
 
 
 def test_own_reference_images_are_accepted_with_strength(api, user):
@@ -224,6 +251,19 @@ def test_it_filters_by_status_and_dates(api, user):
     later = (timezone.now() + timedelta(minutes=1)).isoformat()
     assert api.get(URL, {"created_after": later}).json()["results"] == []
     assert len(api.get(URL, {"created_before": later}).json()["results"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [("8307-05-23T12:41:39+18:01", 200), ("9999-12-31T23:59:59-05:00", 400), ("", 200)],
+    ids=["offset-past-postgresqls-range", "past-the-last-utc-datetime", "empty-is-no-filter"],
+)
+def test_a_date_filter_takes_any_iso_offset_and_refuses_what_cannot_be_utc(api, user, value, code):
+    GenerationFactory(user=user)
+    response = api.get(URL, {"created_after": value})
+    assert response.status_code == code, response.json()
+    if code == 400:
+        assert response.json()["error"]["field"] == "created_after"
 
 
 def test_an_unknown_status_filter_is_a_400(api):

@@ -84,6 +84,16 @@ def test_bad_requests_get_openais_error_shape(api, body, param):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(("body", "param"), [({"prompt": 12345}, "prompt"), ({"prompt": "x", "n": "2"}, "n")])
+def test_a_json_value_of_the_wrong_type_is_refused_as_openai_does(api, body, param):
+    response = api.post("/v1/images/generations", body, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, "invalid_type")
+    assert not Generation.objects.exists()
+
+
+@pytest.mark.django_db
 def test_a_permanent_provider_failure_is_a_400_with_its_message(api, run_inline):
     response = api.post("/v1/images/generations", {"prompt": "fail-permanent", "model": "fake-1"}, format="json")
     assert response.status_code == 400
