@@ -295,6 +295,9 @@ SPECTACULAR_SETTINGS = {
         "ImageVisibilityEnum": "images.models.Image.Visibility",
         "ImageSourceEnum": "images.models.Image.Source",
         "GenerationStatusEnum": "images.models.Generation.Status",
+        "BackgroundEnum": "images.params.BACKGROUNDS",
+        "RenderedBackgroundEnum": "images.params.RENDERED_BACKGROUNDS",
+        "OutputFormatEnum": "images.params.OUTPUT_FORMATS",
     },
 }
 

@@ -42,6 +42,8 @@ def size_for_aspect_ratio(aspect_ratio: str, resolution: str = "1K") -> tuple[in
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 DEFAULT_OUTPUT_FORMAT = "png"
 BACKGROUNDS = ("auto", "opaque", "transparent")
+# An image's background as rendered ("" for uploads).
+RENDERED_BACKGROUNDS = ("", "opaque", "transparent")
 # Formats that carry alpha, and those that take a compression level.
 ALPHA_FORMATS = ("png", "webp")
 COMPRESSED_FORMATS = ("jpeg", "webp")

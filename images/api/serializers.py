@@ -52,7 +52,7 @@ def _absolute_base(context: dict) -> str:
 IMAGE_ROW_FIELDS = (
     "id", "source", "generation_id", "title", "prompt", "width", "height", "format", "content_type", "bytes",
     "sha256", "storage_key", "variants", "dominant_color", "exif", "tag_names", "category", "visibility",
-    "processing", "is_hidden", "created_at", "favorite",
+    "processing", "is_hidden", "created_at", "favorite", "background",
 )  # fmt: skip
 
 
@@ -88,13 +88,18 @@ class ImageSerializer(serializers.ModelSerializer):
     variants = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
     generation = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    background = serializers.ChoiceField(
+        choices=params.RENDERED_BACKGROUNDS,
+        read_only=True,
+        help_text='A generated image\'s background as rendered; "" for uploads',
+    )
 
     class Meta:
         model = Image
         fields = [
             "id", "source", "generation", "title", "prompt", "width", "height", "format", "content_type",
             "bytes", "sha256", "url", "thumbnail_url", "variants", "dominant_color", "exif", "tags", "category",
-            "visibility", "processing", "created_at", "favorite",
+            "visibility", "processing", "created_at", "favorite", "background",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -187,6 +192,7 @@ class ImageSerializer(serializers.ModelSerializer):
             "processing": row["processing"],
             "created_at": iso_datetime(row["created_at"], self._answer().timezone),
             "favorite": row["favorite"],
+            "background": row["background"],
         }
 
 
@@ -195,6 +201,9 @@ class GenerationSerializer(serializers.ModelSerializer):
     error = serializers.SerializerMethodField()
     queue_position = serializers.SerializerMethodField()
     duration_ms = serializers.IntegerField(read_only=True)
+    output_format = serializers.ChoiceField(choices=params.OUTPUT_FORMATS, read_only=True)
+    output_compression = serializers.IntegerField(min_value=0, max_value=100, read_only=True, allow_null=True)
+    background = serializers.ChoiceField(choices=params.BACKGROUNDS, read_only=True)
 
     class Meta:
         model = Generation
@@ -202,7 +211,7 @@ class GenerationSerializer(serializers.ModelSerializer):
             "id", "status", "progress", "prompt", "negative_prompt", "style", "width", "height", "n", "seed",
             "provider", "model", "quality", "strength", "reference_images", "reference_image_urls", "images",
             "error", "metadata", "webhook_url", "webhook_events", "queue_position", "created_at", "started_at",
-            "finished_at", "duration_ms",
+            "finished_at", "duration_ms", "output_format", "output_compression", "background",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -255,6 +264,9 @@ class GenerationSerializer(serializers.ModelSerializer):
             "started_at": iso_datetime(obj.started_at),
             "finished_at": iso_datetime(obj.finished_at),
             "duration_ms": obj.duration_ms,
+            "output_format": obj.output_format,
+            "output_compression": obj.output_compression,
+            "background": obj.background,
         }
 
 
@@ -305,6 +317,15 @@ class GenerationCreateSerializer(RejectUnknownFields):
         child=serializers.ChoiceField(choices=params.WEBHOOK_EVENTS), required=False, default=list
     )
     metadata = serializers.DictField(required=False, default=dict)
+    output_format = serializers.ChoiceField(
+        choices=params.OUTPUT_FORMATS, default=params.DEFAULT_OUTPUT_FORMAT, help_text="Format of the stored originals"
+    )
+    output_compression = serializers.IntegerField(
+        min_value=0, max_value=100, required=False, allow_null=True, help_text="Quality 0-100; jpeg and webp only"
+    )
+    background = serializers.ChoiceField(
+        choices=params.BACKGROUNDS, default="auto", help_text="transparent needs output_format png or webp"
+    )
 
     def validate_style(self, value: str) -> str:
         return _rule(resolver.check_style, value)
@@ -338,6 +359,9 @@ class GenerationCreateSerializer(RejectUnknownFields):
                 webhook_url=attrs["webhook_url"],
                 webhook_events=attrs["webhook_events"],
                 metadata=attrs["metadata"],
+                output_format=attrs["output_format"],
+                output_compression=attrs.get("output_compression"),
+                background=attrs["background"],
             )
         except Invalid as exc:
             raise serializers.ValidationError({exc.field: [exc.message]}, code=exc.code) from None
