@@ -262,6 +262,13 @@ class WaitSlots:
             self._held.acquired = False
             self._slots().release()
 
+    def take(self) -> bool:
+        """Take a slot held beyond this call (a streamed answer's); give it back with ``give_back()``, once."""
+        return self._slots().acquire(blocking=False)
+
+    def give_back(self) -> None:
+        self._slots().release()
+
 
 WAIT_SLOTS = WaitSlots()
 
@@ -292,3 +299,11 @@ def generation_retry(*, generation: Generation) -> bool:
 def generation_cancel_any(*, generation: Generation) -> bool:
     """Staff action: cancel a queued or running generation of any user."""
     return transitions.cancel(generation.pk)
+
+
+def generation_reference_sizes(*, generation: Generation) -> list[tuple[int, int]]:
+    """Width and height of each of the generation's own reference images (those with known sizes)."""
+    if not generation.reference_images:
+        return []
+    rows = Image.objects.filter(pk__in=generation.reference_images, user_id=generation.user_id)
+    return [(w, h) for w, h in rows.values_list("width", "height") if w and h]
