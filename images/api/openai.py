@@ -22,9 +22,11 @@ import base64
 import hashlib
 import json
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import StreamingHttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -197,18 +199,19 @@ def completed_events(generation: Generation) -> list[dict]:
     ]
 
 
-def stream_response(request: Request, request_params: GenerationParams, *, kind: str, **create: object) -> object:
-    """Admit, create the job and answer with its events (openai_stream.py); 429 with nothing created
-    when this process has no free wait slot."""
+def stream_response(
+    request: Request, request_params: GenerationParams, *, kind: str, create: Callable[..., tuple] | None = None
+) -> StreamingHttpResponse:
+    """Admit, create the job (``generation_create``, or ``create`` with the same arguments) and answer
+    with its events (openai_stream.py); 429 with nothing created when this process has no free wait slot."""
     if not WAIT_SLOTS.take():
         raise ApiError(429, "too_many_waiting", "too many requests are waiting for images; retry shortly", wait=2)
     try:
-        generation, _ = generation_create(
+        generation, _ = (create or generation_create)(
             user=request.user,
             params=request_params,
             idempotency_key=idempotency_key_header(request),
             request_id=getattr(request._request, "request_id", ""),
-            **create,
         )
     except BaseException:
         WAIT_SLOTS.give_back()

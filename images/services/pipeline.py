@@ -191,12 +191,24 @@ class JobTracker:
         return self.lost
 
 
+def reference_bytes(image: Image) -> bytes:
+    """A reference's bytes; an upload processed meanwhile (an edit's input) moved from its raw file: read again."""
+    try:
+        return read_bytes(image.storage_key)
+    except FileNotFoundError:
+        image.refresh_from_db(fields=["storage_key"])
+        return read_bytes(image.storage_key)
+
+
 def _references(generation: Generation) -> tuple[ReferenceImage, ...]:
     from images.fetch import FetchError, fetch_image
 
     references: list[ReferenceImage] = []
-    for image in Image.objects.filter(pk__in=generation.reference_images, user=generation.user_id):
-        data = read_bytes(image.storage_key)
+    rows = Image.objects.filter(pk__in=generation.reference_images, user=generation.user_id)
+    # In the order given: an edit's mask applies to the first.
+    order = {str(pk): position for position, pk in enumerate(generation.reference_images)}
+    for image in sorted(rows, key=lambda row: order.get(str(row.pk), len(order))):
+        data = reference_bytes(image)
         url = file_url(image.storage_key)
         references.append(ReferenceImage(data=data, content_type=image.content_type, url=url if "://" in url else None))
     for url in generation.reference_image_urls:
