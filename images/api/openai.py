@@ -106,12 +106,14 @@ class OpenAIImageRequest(serializers.Serializer):
         if value in ("", "auto"):
             return params.DEFAULT_SIZE
         if value not in params.SIZES:
-            raise serializers.ValidationError(f"size must be one of auto, {', '.join(params.SIZES)}")
+            raise serializers.ValidationError(f"size must be one of auto, {', '.join(params.SIZES)}", "invalid_choice")
         return value
 
     def validate_style(self, value: str) -> str:
         if value and value not in STYLES and value not in _OPENAI_STYLES:
-            raise serializers.ValidationError(f"style must be one of {', '.join((*_OPENAI_STYLES, *STYLES))}")
+            raise serializers.ValidationError(
+                f"style must be one of {', '.join((*_OPENAI_STYLES, *STYLES))}", "invalid_choice"
+            )
         return value if value in STYLES else ""
 
     def validate(self, attrs: dict) -> dict:

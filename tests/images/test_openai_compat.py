@@ -84,6 +84,81 @@ def test_bad_requests_get_openais_error_shape(api, body, param):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "param", "code"),
+    [
+        ({}, "prompt", "missing_required_parameter"),
+        ({"output_format": "gif"}, "output_format", "invalid_value"),
+        ({"output_format": "png", "output_compression": 50}, "output_compression", "invalid_value"),
+        ({"output_format": "jpeg", "output_compression": 101}, "output_compression", "integer_above_max_value"),
+        ({"output_format": "webp", "output_compression": -1}, "output_compression", "integer_below_min_value"),
+        ({"output_format": "jpeg", "background": "transparent"}, "background", "invalid_value"),
+        ({"background": "see-through"}, "background", "invalid_value"),
+        ({"quality": "ultra"}, "quality", "invalid_value"),
+        ({"moderation": "none"}, "moderation", "invalid_value"),
+        ({"stream": True, "partial_images": 4}, "partial_images", "integer_above_max_value"),
+        ({"n": 9}, "n", "integer_above_max_value"),
+        ({"size": "999x999"}, "size", "invalid_value"),
+    ],
+)
+def test_each_bad_field_gets_openais_code_and_param(api, body, param, code):
+    body = {"prompt": "x", **body} if body else body
+    response = api.post("/v1/images/generations", body, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, code), error
+    assert not Generation.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("fmt", "pil"), [("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP")])
+def test_it_answers_in_each_output_format_and_echoes_the_settings(api, run_inline, fmt, pil):
+    body = {"prompt": "a kite", "size": "256x256", "model": "builtin-v1", "response_format": "b64_json",
+            "output_format": fmt, "quality": "hd"}  # fmt: skip
+    response = api.post("/v1/images/generations", body, format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert PILImage.open(io.BytesIO(base64.b64decode(body["data"][0]["b64_json"]))).format == pil
+    assert (body["output_format"], body["size"], body["quality"], body["background"]) == (fmt, "256x256", "high",
+                                                                                            "opaque")  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_transparent_background_is_real_alpha(api, run_inline):
+    body = api.post("/v1/images/generations", {"prompt": "hills", "size": "256x256", "model": "builtin-v1",
+                    "response_format": "b64_json", "background": "transparent"}, format="json").json()  # fmt: skip
+    png = PILImage.open(io.BytesIO(base64.b64decode(body["data"][0]["b64_json"])))
+    assert png.mode == "RGBA" and png.getchannel("A").getextrema() == (0, 255)
+    assert body["background"] == "transparent"
+
+
+@pytest.mark.django_db
+def test_usage_is_an_honest_estimate_when_the_provider_reports_none(api, run_inline):
+    body = api.post("/v1/images/generations", {"prompt": "a" * 40, "size": "1024x1024", "n": 2, "quality": "low",
+                    "model": "fake-1"}, format="json").json()  # fmt: skip
+    assert body["usage"] == {
+        "input_tokens": 10,
+        "input_tokens_details": {"text_tokens": 10, "image_tokens": 0},
+        "output_tokens": 2 * 272,
+        "total_tokens": 10 + 2 * 272,
+        "estimated": True,
+    }
+
+
+@pytest.mark.django_db
+def test_usage_the_provider_reported_is_passed_on(api, run_inline):
+    from images.services import pipeline
+
+    reported = {"input_tokens": 7, "output_tokens": 9, "total_tokens": 16}
+    real = pipeline._reported_usage
+    pipeline_usage = lambda outputs: reported if outputs else real(outputs)  # noqa: E731
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "_reported_usage", pipeline_usage)
+        body = api.post("/v1/images/generations", {"prompt": "a kite", "model": "fake-1"}, format="json").json()
+    assert body["usage"] == reported
+
+
+@pytest.mark.django_db
 def test_a_permanent_provider_failure_is_a_400_with_its_message(api, run_inline):
     response = api.post("/v1/images/generations", {"prompt": "fail-permanent", "model": "fake-1"}, format="json")
     assert response.status_code == 400
