@@ -298,3 +298,79 @@ def test_refused_and_retried_requests_create_no_extra_jobs_on_a_live_server(user
         assert caught.value.status_code == 504
         assert Generation.objects.filter(prompt="a retried kite").count() == 1
     assert Generation.objects.count() == 4
+
+
+def _png(arr, mode: str | None = None) -> bytes:
+    buf = io.BytesIO()
+    PILImage.fromarray(arr, mode).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_sdk_generates_streams_and_edits_against_a_live_server(user, tmp_path):
+    """SPEC §6 with the unmodified SDK: formats, transparency, usage, streaming, edits, errors."""
+    import numpy as np
+    from django.conf import settings
+
+    _, key = api_key_create(user=user, name="sdk")
+    env = child_env(IMAGEGEN_VAR_DIR=str(tmp_path), CELERY_BROKER_URL=settings.CELERY_BROKER_URL)
+    with celery_worker(tmp_path / "worker.log", env=env), web_server(tmp_path / "web.log", env=env) as base:
+        client = openai.OpenAI(api_key=key, base_url=f"{base}/v1", max_retries=0, timeout=90)
+
+        # generate: each format, a transparent background, usage
+        for fmt, pil in (("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP")):
+            compression = {} if fmt == "png" else {"output_compression": 60}
+            result = client.images.generate(model="builtin-v1", prompt="a teal lighthouse", size="256x256",
+                                            response_format="b64_json", output_format=fmt, **compression)  # fmt: skip
+            assert PILImage.open(io.BytesIO(base64.b64decode(result.data[0].b64_json))).format == pil
+            assert (result.output_format, result.size) == (fmt, "256x256")
+            assert result.usage.total_tokens == result.usage.input_tokens + result.usage.output_tokens > 0
+        options = {"background": "transparent", "quality": "low", "moderation": "low", "user": "u-1"}
+        result = client.images.generate(model="builtin-v1", prompt="green hills", size="256x256",
+                                        response_format="b64_json", **options)  # fmt: skip
+        png = PILImage.open(io.BytesIO(base64.b64decode(result.data[0].b64_json)))
+        assert png.mode == "RGBA" and png.getchannel("A").getextrema() == (0, 255)
+        assert (result.background, result.quality) == ("transparent", "low")
+
+        # streaming: two partial frames in order, then the finished image
+        events = list(client.images.generate(model="builtin-v1", prompt="a city at dusk", size="256x256",
+                                             stream=True, partial_images=2))  # fmt: skip
+        assert [e.type for e in events] == ["image_generation.partial_image"] * 2 + ["image_generation.completed"]
+        assert [e.partial_image_index for e in events[:2]] == [0, 1]
+        for event in events:
+            assert PILImage.open(io.BytesIO(base64.b64decode(event.b64_json))).size == (256, 256)
+        assert events[-1].usage.output_tokens > 0
+
+        # edits: with a mask the opaque half stays the input's, pixel for pixel; without, the image changes
+        source = (np.random.default_rng(0).random((64, 96, 3)) * 255).astype(np.uint8)
+        mask = np.full((64, 96, 4), 255, np.uint8)
+        mask[:, :48, 3] = 0
+        photo, mask_file = ("photo.png", _png(source), "image/png"), ("mask.png", _png(mask, "RGBA"), "image/png")
+        edited = client.images.edit(model="builtin-v1", image=[photo], mask=mask_file, prompt="a red kite")
+        out = np.asarray(PILImage.open(io.BytesIO(base64.b64decode(edited.data[0].b64_json))).convert("RGB"))
+        assert out.shape == (64, 96, 3) and np.array_equal(out[:, 48:], source[:, 48:])
+        assert (out[:, :48] != source[:, :48]).any(axis=2).mean() > 0.9
+        plain = client.images.edit(model="builtin-v1", image=("photo.png", _png(source), "image/png"),
+                                   prompt="a red kite", output_format="webp")  # fmt: skip
+        assert PILImage.open(io.BytesIO(base64.b64decode(plain.data[0].b64_json))).format == "WEBP"
+        events = list(client.images.edit(model="builtin-v1", image=("photo.png", _png(source), "image/png"),
+                                         prompt="a kite", stream=True, partial_images=1))  # fmt: skip
+        assert [e.type for e in events] == ["image_edit.partial_image", "image_edit.completed"]
+
+        # errors: OpenAI's code and param, as the SDK's exception carries them
+        def refused(call, **kwargs) -> dict:
+            with pytest.raises(openai.BadRequestError) as caught:
+                call(**kwargs)
+            return caught.value.body
+
+        body = refused(client.images.generate, prompt="x", output_format="png", output_compression=50)
+        assert (body["param"], body["code"]) == ("output_compression", "invalid_value")
+        body = refused(client.images.generate, prompt="x", output_format="jpeg", background="transparent")
+        assert (body["param"], body["code"]) == ("background", "invalid_value")
+        small_mask = ("mask.png", _png(np.zeros((8, 8, 4), np.uint8), "RGBA"), "image/png")
+        body = refused(client.images.edit, image=("photo.png", _png(source), "image/png"), mask=small_mask, prompt="x")
+        assert (body["param"], body["code"]) == ("mask", "invalid_image_dimensions")
+        many = [(f"{i}.png", _png(source[:16, :16]), "image/png") for i in range(17)]
+        body = refused(client.images.edit, image=many, prompt="x")
+        assert (body["param"], body["code"]) == ("image", "array_above_max_length")
