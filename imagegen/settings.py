@@ -298,6 +298,8 @@ SPECTACULAR_SETTINGS = {
         "BackgroundEnum": "images.params.BACKGROUNDS",
         "RenderedBackgroundEnum": "images.params.RENDERED_BACKGROUNDS",
         "OutputFormatEnum": "images.params.OUTPUT_FORMATS",
+        "QualityEnum": "images.params.QUALITIES",
+        "UsedQualityEnum": "images.params.USED_QUALITIES",
     },
 }
 

@@ -51,4 +51,6 @@ MAX_PARTIAL_IMAGES = 3
 MAX_EDIT_IMAGES = 16
 INPUT_FIDELITIES = ("low", "high")
 MODERATIONS = ("auto", "low")
+# The quality an OpenAI answer echoes (both request vocabularies map onto these).
+USED_QUALITIES = ("auto", "low", "medium", "high")
 OUTPUT_CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}

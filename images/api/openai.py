@@ -27,6 +27,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.cache import cache
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -120,6 +121,55 @@ class OpenAIImageRequest(serializers.Serializer):
         attrs["provider"], attrs["model"] = resolve_model_by_name(attrs["model"])
         attrs["partial_images"] = attrs.get("partial_images") or 0
         return attrs
+
+
+class OpenAIUsage(serializers.Serializer):
+    input_tokens = serializers.IntegerField(min_value=0)
+    input_tokens_details = serializers.DictField(
+        child=serializers.IntegerField(), help_text="text_tokens, image_tokens"
+    )
+    output_tokens = serializers.IntegerField(min_value=0)
+    total_tokens = serializers.IntegerField(min_value=0)
+    estimated = serializers.BooleanField(required=False, help_text="true: the provider reported none (docs/api.md)")
+
+
+class OpenAIErrorDetail(serializers.Serializer):
+    message = serializers.CharField()
+    type = serializers.CharField(help_text="invalid_request_error, authentication_error, rate_limit_error, ...")
+    param = serializers.CharField(allow_null=True, help_text="The field at fault, if one is")
+    code = serializers.CharField(allow_null=True)
+
+
+class OpenAIError(serializers.Serializer):
+    error = OpenAIErrorDetail()
+
+
+# The errors the image endpoints answer, in OpenAI's shape.
+IMAGE_ERRORS = {
+    400: OpenAIError,
+    401: OpenAIError,
+    409: OpenAIError,
+    413: OpenAIError,
+    429: OpenAIError,
+    500: OpenAIError,
+    504: OpenAIError,
+}
+
+
+class OpenAIImageItem(serializers.Serializer):
+    url = serializers.URLField(required=False)
+    b64_json = serializers.CharField(required=False)
+    revised_prompt = serializers.CharField()
+
+
+class OpenAIImagesResponse(serializers.Serializer):
+    created = serializers.IntegerField()
+    data = OpenAIImageItem(many=True)
+    size = serializers.CharField(help_text="WxH")
+    quality = serializers.ChoiceField(choices=params.USED_QUALITIES)
+    background = serializers.ChoiceField(choices=params.RENDERED_BACKGROUNDS[1:])
+    output_format = serializers.ChoiceField(choices=params.OUTPUT_FORMATS)
+    usage = OpenAIUsage()
 
 
 def output_settings(data: dict) -> dict:
@@ -260,11 +310,12 @@ class OpenAIView(APIView):
 class ImagesGenerationsView(OpenAIView):
     @extend_schema(
         request=OpenAIImageRequest,
-        responses=inline_serializer(
-            "OpenAIImagesResponse",
-            {"created": serializers.IntegerField(), "data": serializers.ListField(child=serializers.DictField())},
-        ),
-        summary="OpenAI-compatible image generation (waits for the result)",
+        responses={
+            (200, "application/json"): OpenAIImagesResponse,
+            (200, "text/event-stream"): OpenApiTypes.STR,
+            **IMAGE_ERRORS,
+        },
+        summary="OpenAI-compatible image generation (waits for the result, or streams events with stream: true)",
         tags=["openai-compatible"],
     )
     def post(self, request: Request) -> Response:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -21,7 +22,14 @@ from rest_framework.response import Response
 from accounts.models import User
 from imagegen.api.errors import ApiError
 from images import params
-from images.api.openai import OpenAIView, finished_answer, output_settings, stream_response
+from images.api.openai import (
+    IMAGE_ERRORS,
+    OpenAIImagesResponse,
+    OpenAIView,
+    finished_answer,
+    output_settings,
+    stream_response,
+)
 from images.services.edits import auto_size, edit_inputs_check, image_edit_create
 from images.services.generations import WAIT_SLOTS, generation_wait
 from images.services.resolver import GenerationParams, generation_params, resolve_model_by_name
@@ -66,10 +74,11 @@ class ImagesEditsView(OpenAIView):
 
     @extend_schema(
         request={"multipart/form-data": OpenAIImageEditRequest},
-        responses=inline_serializer(
-            "OpenAIImagesEditResponse",
-            {"created": serializers.IntegerField(), "data": serializers.ListField(child=serializers.DictField())},
-        ),
+        responses={
+            (200, "application/json"): OpenAIImagesResponse,
+            (200, "text/event-stream"): OpenApiTypes.STR,
+            **IMAGE_ERRORS,
+        },
         summary="OpenAI-compatible image edit (waits for the result, or streams events)",
         tags=["openai-compatible"],
     )
