@@ -7,7 +7,8 @@ the way ``Prefer: wait`` polls the status, and reads the files it has not sent
 yet: no web process waits on the worker, and the worker never waits on a client.
 Frames are best effort: a storage or database hiccup loses a frame, never the job.
 Their files are deleted by ``partial_frames_sweep`` once the job has been over
-for a while (a stream that is still sending has finished long before).
+for a while (a stream that is still sending has finished long before); so are
+edits' masks, a day after the edit ended.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 PARTIALS_PREFIX = "partials/"
 # How long after a job ends its frames are kept: streams end when the job does.
 PARTIALS_KEPT = timedelta(minutes=10)
+# An edit's mask (images/services/edits.py) is kept a day, for a staff retry of a failed edit.
+MASKS_KEPT = timedelta(days=1)
 
 
 def partial_key(*, user_id: object, generation_id: object, attempt: int, index: int, partial: int, ext: str) -> str:
@@ -64,8 +67,25 @@ class PartialPublisher:
 
 
 def partial_frames_sweep(*, now=None) -> int:
-    """Delete the frame files of jobs that ended more than PARTIALS_KEPT ago; returns how many jobs."""
-    before = (now or timezone.now()) - PARTIALS_KEPT
+    """Delete the frame files of jobs that ended more than PARTIALS_KEPT ago, and the masks of edits that
+    ended more than MASKS_KEPT ago; returns how many jobs had files deleted."""
+    now = now or timezone.now()
+    return _frames_sweep(before=now - PARTIALS_KEPT) + _masks_sweep(before=now - MASKS_KEPT)
+
+
+def _masks_sweep(*, before) -> int:
+    ended = Generation.objects.filter(
+        status__in=Generation.FINISHED, finished_at__lt=before, options__has_key="mask_key"
+    )
+    swept = 0
+    for pk, options in ended.values_list("pk", "options")[:500]:
+        delete_keys([options["mask_key"]])
+        Generation.objects.filter(pk=pk).update(options={k: v for k, v in options.items() if k != "mask_key"})
+        swept += 1
+    return swept
+
+
+def _frames_sweep(*, before) -> int:
     ended = (
         Generation.objects.filter(status__in=Generation.FINISHED, finished_at__lt=before)
         .exclude(partial_frames=[])

@@ -156,3 +156,20 @@ def test_an_upload_quota_refusal_after_storing_leaves_nothing_behind(api, media_
     assert response.status_code == 429 and response.json()["error"]["type"] == "rate_limit_error"
     assert not Generation.objects.exists() and not Image.objects.exists()
     assert not [p for p in media_root.rglob("*") if p.is_file()]
+
+
+def test_an_edits_mask_is_deleted_a_day_after_it_ended(api, media_root):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from images.services.partials import partial_frames_sweep
+
+    edit(api, image=upload(source_pixels()), mask=upload(half_mask(), "mask.png", mode="RGBA"))
+    generation = Generation.objects.get()
+    mask_key = generation.options["mask_key"]
+    assert (media_root / mask_key).is_file()
+    assert partial_frames_sweep(now=timezone.now() + timedelta(hours=1)) == 0
+    assert partial_frames_sweep(now=timezone.now() + timedelta(days=2)) == 1
+    generation.refresh_from_db()
+    assert "mask_key" not in generation.options and not (media_root / mask_key).exists()
