@@ -20,6 +20,7 @@ from images.models import Generation
 from images.services.generations import WaitSlots, generation_get
 from images.services.pipeline import generation_run
 from tests.support.processes import celery_worker, child_env, web_server
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -314,9 +315,12 @@ def test_the_sdk_generates_streams_and_edits_against_a_live_server(user, tmp_pat
     from django.conf import settings
 
     _, key = api_key_create(user=user, name="sdk")
-    env = child_env(IMAGEGEN_VAR_DIR=str(tmp_path), CELERY_BROKER_URL=settings.CELERY_BROKER_URL)
+    # One process with one wait slot: a slot a stream did not give back would refuse every later call.
+    env = child_env(IMAGEGEN_VAR_DIR=str(tmp_path), CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+                    WEB_CONCURRENCY="1", MAX_WAITING_REQUESTS="1")  # fmt: skip
     with celery_worker(tmp_path / "worker.log", env=env), web_server(tmp_path / "web.log", env=env) as base:
-        client = openai.OpenAI(api_key=key, base_url=f"{base}/v1", max_retries=0, timeout=90)
+        # Retries: a hung-up stream's slot comes back when the server next writes to it (within seconds).
+        client = openai.OpenAI(api_key=key, base_url=f"{base}/v1", max_retries=3, timeout=90)
 
         # generate: each format, a transparent background, usage
         for fmt, pil in (("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP")):
@@ -341,6 +345,16 @@ def test_the_sdk_generates_streams_and_edits_against_a_live_server(user, tmp_pat
         for event in events:
             assert PILImage.open(io.BytesIO(base64.b64decode(event.b64_json))).size == (256, 256)
         assert events[-1].usage.output_tokens > 0
+
+        # a client that hangs up after the first frame: the job still ends and its image is kept;
+        # the server gives its one wait slot back (the next calls are admitted)
+        stream = client.images.generate(model="builtin-v1", prompt="a harbour at night", size="256x256",
+                                        stream=True, partial_images=3)  # fmt: skip
+        assert next(iter(stream)).type == "image_generation.partial_image"
+        stream.close()
+        left = wait_for(lambda: Generation.objects.filter(prompt="a harbour at night").first(), timeout=60,
+                        until=lambda g: g is not None and g.status == "succeeded")  # fmt: skip
+        assert left.images.count() == 1
 
         # edits: with a mask the opaque half stays the input's, pixel for pixel; without, the image changes
         source = (np.random.default_rng(0).random((64, 96, 3)) * 255).astype(np.uint8)
