@@ -3,6 +3,33 @@
 from django.db import migrations, models
 
 
+class AddColumnInPlaceOnSQLite(migrations.AddField):
+    """On SQLite, ALTER TABLE ADD COLUMN (with a constant default) instead of Django's table remake.
+
+    The remake re-creates every index of the model, PostgreSQL's GIN index ``img_search``
+    (0008) too, which SQLite cannot build. The column's database default ('') is harmless:
+    Django always writes the field's value.
+    """
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "sqlite":
+            return super().database_forwards(app_label, schema_editor, from_state, to_state)
+        model = to_state.apps.get_model(app_label, self.model_name)
+        field = model._meta.get_field(self.name)
+        table, column = schema_editor.quote_name(model._meta.db_table), schema_editor.quote_name(field.column)
+        schema_editor.execute(
+            f"ALTER TABLE {table} ADD COLUMN {column} varchar({field.max_length}) NOT NULL DEFAULT ''"
+        )
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "sqlite":
+            return super().database_backwards(app_label, schema_editor, from_state, to_state)
+        model = from_state.apps.get_model(app_label, self.model_name)
+        field = model._meta.get_field(self.name)
+        table, column = schema_editor.quote_name(model._meta.db_table), schema_editor.quote_name(field.column)
+        schema_editor.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("images", "0008_image_search_index"),
@@ -39,7 +66,7 @@ class Migration(migrations.Migration):
             name="usage",
             field=models.JSONField(blank=True, default=dict),
         ),
-        migrations.AddField(
+        AddColumnInPlaceOnSQLite(
             model_name="image",
             name="background",
             field=models.CharField(blank=True, max_length=16),
