@@ -32,7 +32,7 @@ _CHUNK = 64 * 1024
 
 
 # The paths that take several files in one body; every other path takes at most one file.
-MULTI_FILE_PATHS = frozenset({"/api/v1/images", "/upload"})
+MULTI_FILE_PATHS = frozenset({"/api/v1/images", "/upload", "/v1/images/edits"})
 
 
 def request_body_limit(path: str = "") -> int:

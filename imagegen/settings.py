@@ -298,6 +298,11 @@ SPECTACULAR_SETTINGS = {
         "ImageVisibilityEnum": "images.models.Image.Visibility",
         "ImageSourceEnum": "images.models.Image.Source",
         "GenerationStatusEnum": "images.models.Generation.Status",
+        "BackgroundEnum": "images.params.BACKGROUNDS",
+        "RenderedBackgroundEnum": "images.params.RENDERED_BACKGROUNDS",
+        "OutputFormatEnum": "images.params.OUTPUT_FORMATS",
+        "QualityEnum": "images.params.QUALITIES",
+        "UsedQualityEnum": "images.params.USED_QUALITIES",
     },
 }
 
@@ -551,6 +556,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-direct-uploads": {"task": "images.expire_direct_uploads", "schedule": 3600.0},
     "sweep-upload-staging": {"task": "images.sweep_upload_staging", "schedule": 3600.0},
     "expire-old-images": {"task": "images.expire_old_images", "schedule": 3600.0},
+    "sweep-partial-frames": {"task": "images.sweep_partial_frames", "schedule": 600.0},
     "delete-expired-rate-counters": {"task": "imagegen.delete_expired_rate_counters", "schedule": 900.0},
 }
 if BROKER_IS_EMBEDDED:

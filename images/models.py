@@ -63,6 +63,18 @@ class Generation(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     publish_attempts = models.PositiveIntegerField(default=0)  # failed publishes: the backoff grows with it
     publish_retry_at = models.DateTimeField(null=True, blank=True)
+    # The output asked for (SPEC §6): the stored originals are in this format.
+    output_format = models.CharField(max_length=8, default="png")
+    output_compression = models.PositiveSmallIntegerField(null=True, blank=True)
+    background = models.CharField(max_length=16, default="auto")
+    # OpenAI-compatible options with no column of their own: partial_images, input_fidelity,
+    # moderation, mask_key (an edit's mask in storage).
+    options = models.JSONField(default=dict, blank=True)
+    # Intermediate frames the worker published while rendering, for streams to send:
+    # [{"index", "partial_image_index", "key", "content_type"}] (images/services/partials.py).
+    partial_frames = models.JSONField(default=list, blank=True)
+    # Tokens the provider reported ({input_tokens, output_tokens, ...}); empty when it reports none.
+    usage = models.JSONField(default=dict, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -188,6 +200,8 @@ class Image(models.Model):
     processing_error = models.TextField(blank=True)
     is_hidden = models.BooleanField(default=False, help_text="Hidden by staff: not shown publicly.")
     favorite = models.BooleanField(default=False)
+    # A generated image's background as rendered: "transparent" or "opaque" ("" for uploads).
+    background = models.CharField(max_length=16, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

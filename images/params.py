@@ -36,3 +36,21 @@ def size_for_aspect_ratio(aspect_ratio: str, resolution: str = "1K") -> tuple[in
     a, b = (int(part) for part in aspect_ratio.split(":"))
     short_side = max(64, round(long_side * min(a, b) / max(a, b) / 64) * 64)
     return (long_side, short_side) if a >= b else (short_side, long_side)
+
+
+# Output settings (SPEC §6, OpenAI Images parity); the native API takes the first three too.
+OUTPUT_FORMATS = ("png", "jpeg", "webp")
+DEFAULT_OUTPUT_FORMAT = "png"
+BACKGROUNDS = ("auto", "opaque", "transparent")
+# An image's background as rendered ("" for uploads).
+RENDERED_BACKGROUNDS = ("", "opaque", "transparent")
+# Formats that carry alpha, and those that take a compression level.
+ALPHA_FORMATS = ("png", "webp")
+COMPRESSED_FORMATS = ("jpeg", "webp")
+MAX_PARTIAL_IMAGES = 3
+MAX_EDIT_IMAGES = 16
+INPUT_FIDELITIES = ("low", "high")
+MODERATIONS = ("auto", "low")
+# The quality an OpenAI answer echoes (both request vocabularies map onto these).
+USED_QUALITIES = ("auto", "low", "medium", "high")
+OUTPUT_CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}

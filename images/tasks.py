@@ -120,3 +120,10 @@ def expire_old_images() -> int:
     if not settings.IMAGE_RETENTION_DAYS:
         return 0
     return images_expire(older_than_days=settings.IMAGE_RETENTION_DAYS)
+
+
+@shared_task(name="images.sweep_partial_frames")
+def sweep_partial_frames() -> int:
+    from images.services.partials import partial_frames_sweep
+
+    return partial_frames_sweep()

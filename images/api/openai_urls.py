@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from images.api import openai
+from images.api import openai, openai_edits
 
 urlpatterns = [
     path("images/generations", openai.ImagesGenerationsView.as_view(), name="openai-images-generations"),
+    path("images/edits", openai_edits.ImagesEditsView.as_view(), name="openai-images-edits"),
     path("models", openai.ModelsView.as_view(), name="openai-models"),
     path("models/<str:model>", openai.ModelDetailView.as_view(), name="openai-model"),
 ]

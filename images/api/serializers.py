@@ -57,7 +57,7 @@ def _absolute_base(context: dict) -> str:
 IMAGE_ROW_FIELDS = (
     "id", "source", "generation_id", "title", "prompt", "width", "height", "format", "content_type", "bytes",
     "sha256", "storage_key", "variants", "dominant_color", "exif", "tag_names", "category", "visibility",
-    "processing", "is_hidden", "created_at", "favorite",
+    "processing", "is_hidden", "created_at", "favorite", "background",
 )  # fmt: skip
 
 
@@ -94,13 +94,18 @@ class ImageSerializer(serializers.ModelSerializer):
     tags = serializers.SerializerMethodField()
     generation = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     exif = serializers.DictField(read_only=True, help_text="EXIF of the original, GPS removed.")
+    background = serializers.ChoiceField(
+        choices=params.RENDERED_BACKGROUNDS,
+        read_only=True,
+        help_text='A generated image\'s background as rendered; "" for uploads',
+    )
 
     class Meta:
         model = Image
         fields = [
             "id", "source", "generation", "title", "prompt", "width", "height", "format", "content_type",
             "bytes", "sha256", "url", "thumbnail_url", "variants", "dominant_color", "exif", "tags", "category",
-            "visibility", "processing", "created_at", "favorite",
+            "visibility", "processing", "created_at", "favorite", "background",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -194,6 +199,7 @@ class ImageSerializer(serializers.ModelSerializer):
             "processing": row["processing"],
             "created_at": iso_datetime(row["created_at"], self._answer().timezone),
             "favorite": row["favorite"],
+            "background": row["background"],
         }
 
 
@@ -214,6 +220,9 @@ class GenerationSerializer(serializers.ModelSerializer):
     webhook_url = serializers.CharField(read_only=True, help_text="Empty when no webhook was asked for.")
     webhook_events = serializers.ListField(child=serializers.ChoiceField(choices=params.WEBHOOK_EVENTS), read_only=True)
     metadata = serializers.DictField(read_only=True, help_text="The client's own object, as sent.")
+    output_format = serializers.ChoiceField(choices=params.OUTPUT_FORMATS, read_only=True)
+    output_compression = serializers.IntegerField(min_value=0, max_value=100, read_only=True, allow_null=True)
+    background = serializers.ChoiceField(choices=params.BACKGROUNDS, read_only=True)
 
     class Meta:
         model = Generation
@@ -221,7 +230,7 @@ class GenerationSerializer(serializers.ModelSerializer):
             "id", "status", "progress", "prompt", "negative_prompt", "style", "width", "height", "n", "seed",
             "provider", "model", "quality", "strength", "reference_images", "reference_image_urls", "images",
             "error", "metadata", "webhook_url", "webhook_events", "queue_position", "created_at", "started_at",
-            "finished_at", "duration_ms",
+            "finished_at", "duration_ms", "output_format", "output_compression", "background",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -276,6 +285,9 @@ class GenerationSerializer(serializers.ModelSerializer):
             "started_at": iso_datetime(obj.started_at),
             "finished_at": iso_datetime(obj.finished_at),
             "duration_ms": obj.duration_ms,
+            "output_format": obj.output_format,
+            "output_compression": obj.output_compression,
+            "background": obj.background,
         }
 
 
@@ -369,6 +381,15 @@ class GenerationCreateSerializer(RejectUnknownFields):
     metadata = serializers.DictField(
         required=False, default=dict, help_text=f"At most {params.MAX_METADATA_BYTES} bytes as JSON."
     )
+    output_format = serializers.ChoiceField(
+        choices=params.OUTPUT_FORMATS, default=params.DEFAULT_OUTPUT_FORMAT, help_text="Format of the stored originals"
+    )
+    output_compression = serializers.IntegerField(
+        min_value=0, max_value=100, required=False, allow_null=True, help_text="Quality 0-100; jpeg and webp only"
+    )
+    background = serializers.ChoiceField(
+        choices=params.BACKGROUNDS, default="auto", help_text="transparent needs output_format png or webp"
+    )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -414,6 +435,17 @@ class GenerationCreateSerializer(RejectUnknownFields):
                 "properties": {"webhook_events": non_empty},
                 "not": {"required": ["webhook_url"], "properties": {"webhook_url": {"minLength": 1}}},
             },
+            # Compression only for jpeg and webp (the default format is png).
+            {
+                "required": ["output_compression"],
+                "properties": {"output_compression": {"type": "integer"}},
+                "not": {"required": ["output_format"], "properties": {"output_format": {"enum": ["jpeg", "webp"]}}},
+            },
+            # A transparent background only in a format with alpha.
+            {
+                "required": ["background", "output_format"],
+                "properties": {"background": {"enum": ["transparent"]}, "output_format": {"enum": ["jpeg"]}},
+            },
             # A model of another provider than the one named (or the default).
             {
                 "required": ["model"],
@@ -434,6 +466,7 @@ class GenerationCreateSerializer(RejectUnknownFields):
         schema["description"] = (
             "Besides each field's rules: size, or aspect_ratio (with an optional resolution), not both; "
             "strength only with reference images; webhook_events only with a webhook_url; "
+            "output_compression only with output_format jpeg or webp; a transparent background not with jpeg; "
             "model one of the provider's (the default provider's when none is named)."
         )
 
@@ -469,6 +502,9 @@ class GenerationCreateSerializer(RejectUnknownFields):
                 webhook_url=attrs["webhook_url"],
                 webhook_events=attrs["webhook_events"],
                 metadata=attrs["metadata"],
+                output_format=attrs["output_format"],
+                output_compression=attrs.get("output_compression"),
+                background=attrs["background"],
             )
         except Invalid as exc:
             raise serializers.ValidationError({exc.field: [exc.message]}, code=exc.code) from None

@@ -35,6 +35,16 @@ class RenderRequest:
     quality: str = ""
     strength: float | None = None
     references: tuple[ReferenceImage, ...] = field(default_factory=tuple)
+    # The output asked for: png | jpeg | webp, its quality (0-100, jpeg/webp), auto | opaque | transparent.
+    output_format: str = "png"
+    output_compression: int | None = None
+    background: str = "auto"
+    # An edit's mask (PNG; alpha 0 marks what to change) over references[0].
+    mask: bytes | None = None
+    input_fidelity: str = ""
+    moderation: str = ""
+    # Intermediate frames wanted (0-3), for providers with ``streams_partial_images``.
+    partial_images: int = 0
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,8 @@ class GenerationCanceled(Exception):
 
 
 ProgressCallback = Callable[[int], None]
+# ``on_partial_image(image_index, partial_image_index, data, content_type)``: one intermediate frame.
+PartialImageCallback = Callable[[int, int, bytes, str], None]
 CancelCheck = Callable[[], bool]
 
 
@@ -95,5 +107,9 @@ class Provider(Protocol):
         limits how often it is written) and checks ``should_cancel()`` between
         steps, raising ``GenerationCanceled`` when it is true. Raises
         ``ProviderError`` on failure.
+
+        A provider whose class sets ``streams_partial_images = True`` also takes
+        ``on_partial_image`` (a ``PartialImageCallback``) and calls it with up to
+        ``request.partial_images`` intermediate frames of its first image.
         """
         ...

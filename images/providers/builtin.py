@@ -22,17 +22,20 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from images import encoding
+from images.params import OUTPUT_CONTENT_TYPES
 from images.providers.base import (
     CancelCheck,
     GeneratedImage,
     GenerationCanceled,
+    PartialImageCallback,
     ProgressCallback,
     ProviderError,
     RenderRequest,
 )
-from images.render.noise import from_image, mix, to_image
+from images.render.noise import from_image, mix, to_image, to_uint8
 from images.render.palette import build_look
-from images.render.scene import SCENE_TICKS, render_scene
+from images.render.scene import CELESTIAL, CLOUDS, SCENE_TICKS, SKY, Scene, render_scene
 from images.render.treatments import TREATMENTS, render_size, scene_from_reference, style_palette, stylise
 
 MODEL = "builtin-v1"
@@ -116,10 +119,46 @@ def load_reference(data: bytes, width: int, height: int) -> np.ndarray:
     return from_image(fitted)
 
 
+def partial_stages(count: int) -> list[int]:
+    """The scene stages (1..SCENE_TICKS) whose canvas becomes one of ``count`` partial images, spread evenly."""
+    return sorted({max(1, min(SCENE_TICKS, round((i + 1) * SCENE_TICKS / (count + 1)))) for i in range(count)})
+
+
+def scene_alpha(scene: Scene, width: int, height: int) -> Image.Image:
+    """A transparent background: the sky (with its sun, moon and clouds) cut away, the land kept (mode L)."""
+    sky = np.isin(scene.labels, (SKY, CELESTIAL, CLOUDS))
+    alpha = Image.fromarray(np.where(sky, 0, 255).astype(np.uint8))
+    return alpha if alpha.size == (width, height) else alpha.resize((width, height), Image.Resampling.NEAREST)
+
+
+def load_mask(data: bytes) -> Image.Image:
+    """An edit's mask, decoded; ProviderError (permanent) if it is not an image."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            return im.copy()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ProviderError(f"mask could not be decoded: {exc}", code="invalid_mask", permanent=True) from exc
+
+
+def load_source(data: bytes) -> Image.Image:
+    """An edit's input image as decoded, for the pixels its mask keeps."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            return im.copy()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ProviderError(
+            f"reference image could not be decoded: {exc}", code="invalid_reference", permanent=True
+        ) from exc
+
+
 class BuiltinProvider:
     """Offline procedural renderer; see the module docstring."""
 
     name: ClassVar[str] = "builtin"
+    # It sends real intermediate frames (the scene after some of its stages) when asked.
+    streams_partial_images: ClassVar[bool] = True
 
     def is_configured(self) -> bool:
         """Always: it needs no keys, files or network."""
@@ -130,13 +169,23 @@ class BuiltinProvider:
         return [MODEL]
 
     def generate(
-        self, request: RenderRequest, *, on_progress: ProgressCallback, should_cancel: CancelCheck
+        self,
+        request: RenderRequest,
+        *,
+        on_progress: ProgressCallback,
+        should_cancel: CancelCheck,
+        on_partial_image: PartialImageCallback | None = None,
     ) -> list[GeneratedImage]:
-        """Render ``request.n`` PNGs, reporting progress per stage and checking for cancels between stages.
+        """Render ``request.n`` images in ``request.output_format``, reporting progress per stage and
+        checking for cancels between stages.
 
-        Raises ``ProviderError`` (permanent) for an unknown style or model, a
-        size or strength out of range, or a reference that is not an image;
-        ``GenerationCanceled`` when ``should_cancel()`` turns true.
+        A transparent background cuts the sky away (real alpha). With a mask,
+        the first reference's pixels are kept wherever the mask is opaque.
+        ``on_partial_image`` gets ``request.partial_images`` frames of the first
+        image as it is painted. Raises ``ProviderError`` (permanent) for an
+        unknown style or model, a size or strength out of range, or a reference
+        or mask that is not an image; ``GenerationCanceled`` when
+        ``should_cancel()`` turns true.
         """
         self._validate(request)
         steps = _Steps(request.n * TICKS_PER_IMAGE + 1, on_progress, should_cancel, _step_delay())
@@ -146,7 +195,21 @@ class BuiltinProvider:
         if request.references:
             reference = load_reference(request.references[0].data, request.width, request.height)
         strength = DEFAULT_STRENGTH if request.strength is None else float(request.strength)
-        images = [self._render_one(request, i, reference, strength, steps.tick) for i in range(request.n)]
+        edit = None
+        if request.mask is not None and request.references:
+            edit = (load_source(request.references[0].data), load_mask(request.mask))
+        images = [
+            self._render_one(
+                request,
+                i,
+                reference,
+                strength,
+                steps.tick,
+                edit=edit,
+                on_partial_image=on_partial_image if i == 0 else None,
+            )
+            for i in range(request.n)
+        ]
         steps.report(100)
         return images
 
@@ -179,23 +242,66 @@ class BuiltinProvider:
         reference: np.ndarray | None,
         strength: float,
         tick: Callable[[], None],
+        *,
+        edit: tuple[Image.Image, Image.Image] | None = None,
+        on_partial_image: PartialImageCallback | None = None,
     ) -> GeneratedImage:
         rng = np.random.default_rng(image_seed(request, index))
         w, h, style = request.width, request.height, request.style
         look = build_look(request.prompt, request.negative_prompt, style, rng)
         sw, sh = render_size(style, w, h)
-        scene = render_scene(look, sw, sh, rng, tick)
+        on_frame = None
+        if on_partial_image is not None and request.partial_images > 0:
+            on_frame = _PartialFrames(request, index, on_partial_image)
+        scene = render_scene(look, sw, sh, rng, tick, on_frame)
         rgb = stylise(style, scene, look, rng, w, h)
         tick()
         if reference is not None:
             rgb = blend_reference(rgb, reference, look, style, strength, rng)
         tick()
-        data = encode_png(rgb)
+        transparent = request.background == "transparent"
+        if request.output_format == "png" and not transparent and edit is None:
+            data = encode_png(rgb)
+        else:
+            im = to_image(rgb)
+            if transparent:
+                im.putalpha(scene_alpha(scene, w, h))
+            if edit is not None:
+                im = encoding.apply_mask(im, *edit)
+            data = encoding.encode(im, request.output_format, request.output_compression)
         tick()
-        info = {"palette": style_palette(style, look), "style": style, "seed": request.seed}
+        info = {
+            "palette": style_palette(style, look),
+            "style": style,
+            "seed": request.seed,
+            "background": "transparent" if transparent else "opaque",
+        }
         if reference is not None:
             info["strength"] = strength
-        return GeneratedImage(data=data, content_type="image/png", width=w, height=h, info=info)
+        return GeneratedImage(
+            data=data, content_type=OUTPUT_CONTENT_TYPES[request.output_format], width=w, height=h, info=info
+        )
+
+
+class _PartialFrames:
+    """Hands the canvas after some of the scene's stages to ``on_partial_image``, encoded at full size."""
+
+    def __init__(self, request: RenderRequest, index: int, on_partial_image: PartialImageCallback) -> None:
+        self.request, self.index, self.send = request, index, on_partial_image
+        self.stages = partial_stages(min(request.partial_images, SCENE_TICKS))
+        self.sent = 0
+
+    def __call__(self, stage: int, canvas: np.ndarray) -> None:
+        if stage not in self.stages:
+            return
+        im = Image.merge("RGB", [Image.fromarray(to_uint8(plane)) for plane in canvas])
+        if im.size != (self.request.width, self.request.height):  # pixel art paints small
+            im = im.resize((self.request.width, self.request.height), Image.Resampling.NEAREST)
+        fmt = self.request.output_format
+        self.send(
+            self.index, self.sent, encoding.encode(im, fmt, self.request.output_compression), OUTPUT_CONTENT_TYPES[fmt]
+        )
+        self.sent += 1
 
 
 def blend_reference(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
@@ -93,6 +94,7 @@ class OpenAIProvider:
         on_progress(10)
         calls = request.n if model == "dall-e-3" else 1
         items: list[Any] = []
+        self.usage: list[dict] = []
         with self._client() as client:
             for index in range(calls):
                 if index and should_cancel():
@@ -104,6 +106,9 @@ class OpenAIProvider:
         if should_cancel():
             raise GenerationCanceled()
         images = [self._image(item, should_cancel) for item in items[: request.n]]
+        if self.usage and images:
+            # Reported per call: the sum goes with the first image (the pipeline reads it there).
+            images[0] = replace(images[0], info={**images[0].info, "usage": _summed(self.usage)})
         on_progress(100)
         return images
 
@@ -130,15 +135,23 @@ class OpenAIProvider:
         if model.startswith("dall-e"):
             # Legacy models default to URLs; base64 saves a download.
             params["response_format"] = "b64_json"
+        else:
+            params.update(_output_params(request))
         try:
             if request.references:
                 files = [
                     (f"reference-{i}.{EXTENSIONS.get(ref.content_type, 'png')}", ref.data, ref.content_type)
                     for i, ref in enumerate(request.references)
                 ]
+                if request.mask is not None:
+                    params["mask"] = ("mask.png", request.mask, "image/png")
+                if request.input_fidelity and not model.startswith("dall-e"):
+                    params["input_fidelity"] = request.input_fidelity
                 # One file goes as "image" (what dall-e-2-style servers expect), several as "image[]".
                 response = client.images.edit(image=files[0] if len(files) == 1 else files, **params)
             else:
+                if request.moderation and not model.startswith("dall-e"):
+                    params["moderation"] = request.moderation
                 response = client.images.generate(**params)
         except openai.OpenAIError as exc:
             raise _provider_error(exc) from None
@@ -147,6 +160,9 @@ class OpenAIProvider:
                 f"OpenAI sent an unreadable answer: {exc}", code="invalid_response", permanent=True
             ) from None
         data = getattr(response, "data", None)
+        usage = getattr(response, "usage", None)
+        if usage is not None and hasattr(usage, "model_dump"):
+            self.usage.append(usage.model_dump())
         if not isinstance(data, list):
             raise ProviderError(
                 "OpenAI's answer is not an Images API response (is OPENAI_BASE_URL an OpenAI-compatible server?)",
@@ -168,6 +184,27 @@ class OpenAIProvider:
         raise ProviderError(
             "OpenAI returned an image with neither b64_json nor url", code="invalid_response", permanent=True
         )
+
+
+def _summed(reports: list[dict]) -> dict:
+    """Several calls' usage (dall-e-3 is called once per image) as one."""
+    if len(reports) == 1:
+        return reports[0]
+    keys = ("input_tokens", "output_tokens", "total_tokens")
+    return {key: sum(int(report.get(key) or 0) for report in reports) for key in keys}
+
+
+def _output_params(request: RenderRequest) -> dict[str, Any]:
+    """The GPT image models' output settings, sent only when they differ from the API's defaults
+    (OpenAI-compatible servers that do not know them then see nothing new)."""
+    params: dict[str, Any] = {}
+    if request.output_format and request.output_format != "png":
+        params["output_format"] = request.output_format
+    if request.output_compression is not None:
+        params["output_compression"] = request.output_compression
+    if request.background and request.background != "auto":
+        params["background"] = request.background
+    return params
 
 
 def _prompt(request: RenderRequest) -> str:

@@ -38,8 +38,25 @@ def _col(rgb) -> np.ndarray:
     return np.asarray(rgb, np.float32).reshape(3, 1, 1)
 
 
-def render_scene(look: Look, width: int, height: int, rng: np.random.Generator, tick: Callable[[], None]) -> Scene:
-    """Paint the scene; calls ``tick()`` SCENE_TICKS times, once after each stage."""
+def render_scene(
+    look: Look,
+    width: int,
+    height: int,
+    rng: np.random.Generator,
+    tick: Callable[[], None],
+    on_frame: Callable[[int, np.ndarray], None] | None = None,
+) -> Scene:
+    """Paint the scene; calls ``tick()`` SCENE_TICKS times, once after each stage.
+
+    ``on_frame(stage, rgb)``, when given, sees the canvas as it stands after
+    each stage (1..SCENE_TICKS): the intermediate frames a stream shows.
+    """
+
+    def stage_done(number: int, canvas: np.ndarray) -> None:
+        tick()
+        if on_frame is not None:
+            on_frame(number, canvas)
+
     f = look.features
     w, h = width, height
     stops = [_col(c) for c in look.sky]
@@ -67,7 +84,7 @@ def render_scene(look: Look, width: int, height: int, rng: np.random.Generator, 
     rgb = mix(rgb, np.clip(glow_col, 0, 1), glow.astype(np.float32))
     depth = np.ones((h, w), np.float32)
     labels = np.full((h, w), SKY, np.uint8)
-    tick()
+    stage_done(1, rgb)
 
     # --- sun, moon, stars ---------------------------------------------------------
     if "stars" in f:
@@ -91,7 +108,7 @@ def render_scene(look: Look, width: int, height: int, rng: np.random.Generator, 
                 body = np.clip(lightest * 0.3 + 0.72, 0, 1) * craters[None]
             rgb[:, y0:y1, x0:x1] = mix(rgb[:, y0:y1, x0:x1], body, disc)
             labels[y0:y1, x0:x1][disc > 0.5] = CELESTIAL
-    tick()
+    stage_done(2, rgb)
 
     # --- clouds ---------------------------------------------------------------------
     if "clouds" in f:
@@ -106,7 +123,7 @@ def render_scene(look: Look, width: int, height: int, rng: np.random.Generator, 
         cloud = mix(dark, lit, shade)
         rgb = mix(rgb, cloud, alpha * (0.85 if not look.night else 0.5))
         labels[alpha > 0.5] = CLOUDS
-    tick()
+    stage_done(3, rgb)
 
     # --- terrain ---------------------------------------------------------------------
     tex = fbm(rng, w, h, octaves=5, cells=6.0)
@@ -126,7 +143,7 @@ def render_scene(look: Look, width: int, height: int, rng: np.random.Generator, 
             ctx.fill(ridge, colour, d, 10 + i, snow="snow" in f and kind == "mountains", dunes=kind == "dunes")
     if "city" in f:
         _city(ctx, rng, horizon, w, h, ground, look)
-    tick()
+    stage_done(4, ctx.rgb)
 
     # --- water or near ground --------------------------------------------------------
     if "water" in f:
@@ -140,16 +157,16 @@ def render_scene(look: Look, width: int, height: int, rng: np.random.Generator, 
             ridge = _ridge(rng, w, y0, amp * h, "dunes" if "dunes" in f else "hills", look.roughness * 0.5)
             colour = mix(ground[1 + i], haze, (0.18 - 0.12 * i) + 0.2 * look.haze)
             ctx.fill(ridge, colour, d, 12 + i, dunes="dunes" in f)
-    tick()
+    stage_done(5, ctx.rgb)
 
     # --- details ------------------------------------------------------------------------
     _details(ctx, rng, horizon, w, h, ground, look)
-    tick()
+    stage_done(6, ctx.rgb)
     if "grid" in f:
         _grid(ctx, horizon, w, h, look)
     if "rain" in f:
         _rain(ctx, rng, w, h)
-    tick()
+    stage_done(7, ctx.rgb)
     return Scene(ctx.rgb, ctx.depth, ctx.labels, horizon, (sun_x, sun_y))
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 
-from images import processing
+from images import encoding, processing
+from images.params import OUTPUT_CONTENT_TYPES
 from images.processing import EXTENSIONS, THUMBNAIL_SIZES
+from images.providers.base import GeneratedImage, ProviderError
 
 WEBP_MAX = 2048
 # Stored file name (before the extension) of each variant, where it differs from the variant's name.
@@ -42,6 +44,8 @@ class DerivedImage:
     sha256: str
     dominant_color: str
     exif: dict = field(default_factory=dict)
+    # A generated image's background as rendered ("transparent" or "opaque"); "" for uploads.
+    background: str = ""
 
     def files(self) -> dict[str, Rendition]:
         """File name → rendition, the original first."""
@@ -64,6 +68,7 @@ class DerivedImage:
             "variants": {name: rendition.describe() for name, rendition in self.variants.items()},
             "dominant_color": self.dominant_color,
             "exif": self.exif,
+            "background": self.background,
         }
 
 
@@ -77,6 +82,31 @@ def _rendition(variant: processing.Variant) -> Rendition:
     )
 
 
+def conform_generated(
+    output: GeneratedImage, *, output_format: str, compression: int | None, background: str
+) -> GeneratedImage:
+    """A provider's image in the job's output format, with its background ("transparent"/"opaque") in ``info``.
+
+    The builtin renderer already encodes as asked and says its background; other
+    providers' images are converted (flattened on white when the job wants an
+    opaque background). Raises ``ProviderError`` for bytes that are not an image.
+    """
+    if output.content_type == OUTPUT_CONTENT_TYPES[output_format] and "background" in output.info:
+        return output
+    try:
+        converted = encoding.conform(
+            output.data, output_format=output_format, compression=compression, background=background
+        )
+    except encoding.EncodingError as exc:
+        raise ProviderError(f"the provider's image could not be read: {exc}", code="invalid_response") from exc
+    return replace(
+        output,
+        data=converted.data,
+        content_type=converted.content_type,
+        info={**output.info, "background": "transparent" if converted.transparent else "opaque"},
+    )
+
+
 def derive_image(data: bytes, *, png_text: dict[str, str] | None = None, generated: bool = False) -> DerivedImage:
     """One decode → the served original, thumbnails (256, 768) and a WebP rendition.
 
@@ -86,7 +116,8 @@ def derive_image(data: bytes, *, png_text: dict[str, str] | None = None, generat
     re-encode. Raises ``processing.InvalidImage`` for bytes that are not an
     acceptable image.
     """
-    keep_as_is = generated and data.startswith(processing.PNG_SIGNATURE)
+    # Ours, in the format the job asked for (images/encoding.py): served as it is.
+    keep_as_is = generated and data.startswith((processing.PNG_SIGNATURE, b"\xff\xd8\xff", b"RIFF"))
     result = processing.make_derivatives(
         data,
         max_pixels=settings.MAX_IMAGE_PIXELS,
@@ -95,9 +126,11 @@ def derive_image(data: bytes, *, png_text: dict[str, str] | None = None, generat
         png_text=png_text,
         reencode_original=not keep_as_is,
     )
-    if keep_as_is:
+    if keep_as_is and result.info.format == "PNG":
         served = processing.png_with_text(data, png_text) if png_text else data
         original = Rendition(served, result.info.width, result.info.height, "PNG", "image/png")
+    elif keep_as_is:
+        original = Rendition(data, result.info.width, result.info.height, result.info.format, result.info.content_type)
     else:
         original = _rendition(result.served_original)
     return DerivedImage(

@@ -35,14 +35,13 @@ def _fingerprint(params: GenerationParams) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _owned_reference_images(*, user: User, ids: list[str]) -> list[str]:
+def _owned_reference_images(*, user: User, ids: list[str], pending_ok: bool = False) -> list[str]:
     if not ids:
         return []
+    states = [Image.Processing.READY, Image.Processing.PENDING] if pending_ok else [Image.Processing.READY]
     found = set(
         str(pk)
-        for pk in Image.objects.filter(user=user, pk__in=ids, processing=Image.Processing.READY).values_list(
-            "pk", flat=True
-        )
+        for pk in Image.objects.filter(user=user, pk__in=ids, processing__in=states).values_list("pk", flat=True)
     )
     missing = [i for i in ids if i not in found]
     if missing:
@@ -69,7 +68,12 @@ def _replay(*, user: User, key: str, fingerprint: str) -> Generation | None:
 
 
 def generation_create(
-    *, user: User, params: GenerationParams, idempotency_key: str | None = None, request_id: str = ""
+    *,
+    user: User,
+    params: GenerationParams,
+    idempotency_key: str | None = None,
+    request_id: str = "",
+    uploaded_references: bool = False,
 ) -> tuple[Generation, bool]:
     """Create a generation and queue its job once the row is committed.
 
@@ -78,12 +82,14 @@ def generation_create(
     (NotFound for reference images not the user's, 409 for a reused key with another
     body) and QuotaExceeded (429). A broker that does not take the message is
     no error: the job is committed and its message re-sent later (publishing.py).
+    ``uploaded_references``: the references were uploaded by this same request
+    (an OpenAI edit) and may still be pending; the worker reads their raw bytes.
     """
     key = (idempotency_key or "").strip()[:255] or None
     fingerprint = _fingerprint(params)
     if key and (existing := _replay(user=user, key=key, fingerprint=fingerprint)):
         return existing, False
-    reference_images = _owned_reference_images(user=user, ids=params.reference_images)
+    reference_images = _owned_reference_images(user=user, ids=params.reference_images, pending_ok=uploaded_references)
     try:
         with transaction.atomic():
             if daily_limit_for_tier(user.tier) is not None:
@@ -110,6 +116,10 @@ def generation_create(
                 webhook_url=params.webhook_url,
                 webhook_events=params.webhook_events,
                 metadata=params.metadata,
+                output_format=params.output_format,
+                output_compression=params.output_compression,
+                background=params.background,
+                options=params.options,
                 idempotency_key=key,
                 request_fingerprint=fingerprint,
                 request_id=request_id[:64],
@@ -252,6 +262,13 @@ class WaitSlots:
             self._held.acquired = False
             self._slots().release()
 
+    def take(self) -> bool:
+        """Take a slot held beyond this call (a streamed answer's); give it back with ``give_back()``, once."""
+        return self._slots().acquire(blocking=False)
+
+    def give_back(self) -> None:
+        self._slots().release()
+
 
 WAIT_SLOTS = WaitSlots()
 
@@ -282,3 +299,11 @@ def generation_retry(*, generation: Generation) -> bool:
 def generation_cancel_any(*, generation: Generation) -> bool:
     """Staff action: cancel a queued or running generation of any user."""
     return transitions.cancel(generation.pk)
+
+
+def generation_reference_sizes(*, generation: Generation) -> list[tuple[int, int]]:
+    """Width and height of each of the generation's own reference images (those with known sizes)."""
+    if not generation.reference_images:
+        return []
+    rows = Image.objects.filter(pk__in=generation.reference_images, user_id=generation.user_id)
+    return [(w, h) for w, h in rows.values_list("width", "height") if w and h]

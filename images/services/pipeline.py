@@ -39,7 +39,8 @@ from images.models import Generation, Image
 from images.providers import get_provider
 from images.providers.base import GeneratedImage, GenerationCanceled, ProviderError, ReferenceImage, RenderRequest
 from images.services import transitions
-from images.services.derive import DerivedImage, derive_image
+from images.services.derive import DerivedImage, conform_generated, derive_image
+from images.services.partials import PartialPublisher
 from images.storage import delete_keys, file_url, image_key, read_bytes, store_bytes
 from images.webhooks import queue_webhook
 
@@ -190,12 +191,24 @@ class JobTracker:
         return self.lost
 
 
+def reference_bytes(image: Image) -> bytes:
+    """A reference's bytes; an upload processed meanwhile (an edit's input) moved from its raw file: read again."""
+    try:
+        return read_bytes(image.storage_key)
+    except FileNotFoundError:
+        image.refresh_from_db(fields=["storage_key"])
+        return read_bytes(image.storage_key)
+
+
 def _references(generation: Generation) -> tuple[ReferenceImage, ...]:
     from images.fetch import FetchError, fetch_image
 
     references: list[ReferenceImage] = []
-    for image in Image.objects.filter(pk__in=generation.reference_images, user=generation.user_id):
-        data = read_bytes(image.storage_key)
+    rows = Image.objects.filter(pk__in=generation.reference_images, user=generation.user_id)
+    # In the order given: an edit's mask applies to the first.
+    order = {str(pk): position for position, pk in enumerate(generation.reference_images)}
+    for image in sorted(rows, key=lambda row: order.get(str(row.pk), len(order))):
+        data = reference_bytes(image)
         url = file_url(image.storage_key)
         references.append(ReferenceImage(data=data, content_type=image.content_type, url=url if "://" in url else None))
     for url in generation.reference_image_urls:
@@ -215,6 +228,27 @@ def _references(generation: Generation) -> tuple[ReferenceImage, ...]:
             ) from None
         references.append(ReferenceImage(data=fetched.data, content_type=fetched.content_type, url=url))
     return tuple(references)
+
+
+def _output_fields(generation: Generation) -> dict:
+    """The RenderRequest fields of the output asked for, and an edit's mask."""
+    options = generation.options or {}
+    mask_key = options.get("mask_key")
+    return {
+        "output_format": generation.output_format,
+        "output_compression": generation.output_compression,
+        "background": generation.background,
+        "mask": read_bytes(mask_key) if mask_key else None,
+        "input_fidelity": options.get("input_fidelity", ""),
+        "moderation": options.get("moderation", ""),
+        "partial_images": int(options.get("partial_images") or 0),
+    }
+
+
+def _reported_usage(outputs: list[GeneratedImage]) -> dict:
+    """Token counts the provider reported with its images (the same object on each of one call's images)."""
+    reported = [output.info["usage"] for output in outputs if isinstance(output.info.get("usage"), dict)]
+    return reported[0] if reported else {}
 
 
 def _png_text(generation: Generation, index: int) -> dict[str, str]:
@@ -244,7 +278,14 @@ def _store_outputs(
         if tracker.should_cancel():
             raise GenerationCanceled()
         image_id = output_image_id(generation.pk, index)
+        output = conform_generated(
+            output,
+            output_format=generation.output_format,
+            compression=generation.output_compression,
+            background=generation.background,
+        )
         derived = derive_image(output.data, png_text=_png_text(generation, index), generated=True)
+        derived.background = output.info.get("background", "")
         for name, rendition in derived.files().items():
             key = image_key(user_id=generation.user_id, image_id=image_id, name=name)
             stored.append(key)
@@ -275,6 +316,8 @@ def _finish_succeeded(generation: Generation, attempt: int, results: list[tuple[
                 **derived.image_fields(),
             )
         transitions.succeed(generation, attempt=attempt)
+        if generation.usage:  # what the provider reported (an estimate is made where it reports none)
+            Generation.objects.filter(pk=generation.pk).update(usage=generation.usage)
         queue_webhook(generation=generation, event="completed")
     return True
 
@@ -356,8 +399,15 @@ def generation_run(*, generation_id: str) -> RunOutcome:
                 quality=generation.quality,
                 strength=generation.strength,
                 references=waiting(lambda: _references(generation)),
+                **_output_fields(generation),
             )
-            outputs = provider.generate(request, on_progress=tracker.progress, should_cancel=tracker.should_cancel)
+            extra = {}
+            if request.partial_images and getattr(provider, "streams_partial_images", False):
+                extra["on_partial_image"] = PartialPublisher(generation, attempt)
+            outputs = provider.generate(
+                request, on_progress=tracker.progress, should_cancel=tracker.should_cancel, **extra
+            )
+            generation.usage = _reported_usage(outputs)
             if not outputs:
                 raise ProviderError("the provider returned no images", code="empty_response")
             results = _store_outputs(generation, outputs[: generation.n], tracker, stored)

@@ -43,6 +43,11 @@ class GenerationParams:
     webhook_url: str = ""
     webhook_events: list[str] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
+    output_format: str = params.DEFAULT_OUTPUT_FORMAT
+    output_compression: int | None = None
+    background: str = "auto"
+    # OpenAI-compatible extras kept with the job (see Generation.options).
+    options: dict = field(default_factory=dict)
 
     def fingerprint_payload(self) -> dict:
         """What makes two requests "the same" for Idempotency-Key purposes."""
@@ -86,6 +91,36 @@ def check_metadata(value: dict) -> dict:
     if len(json.dumps(value)) > params.MAX_METADATA_BYTES:
         raise Invalid("max_length", f"metadata must be at most {params.MAX_METADATA_BYTES} bytes of JSON", "metadata")
     return value
+
+
+def check_output(output_format: str, output_compression: int | None, background: str) -> tuple[str, int | None, str]:
+    """The output format, its compression and the background, which must fit together.
+
+    Compression applies to JPEG and WebP only; a transparent background needs a
+    format with alpha (PNG or WebP). Codes are OpenAI's words for these refusals.
+    """
+    output_format = output_format or params.DEFAULT_OUTPUT_FORMAT
+    background = background or "auto"
+    if output_format not in params.OUTPUT_FORMATS:
+        raise _choice("output_format", output_format, params.OUTPUT_FORMATS)
+    if background not in params.BACKGROUNDS:
+        raise _choice("background", background, params.BACKGROUNDS)
+    if output_compression is not None:
+        if not 0 <= output_compression <= 100:
+            raise Invalid("invalid_value", "output_compression must be between 0 and 100", "output_compression")
+        if output_format not in params.COMPRESSED_FORMATS:
+            raise Invalid(
+                "invalid_value",
+                f"output_compression applies only to jpeg and webp, not to output_format {output_format!r}",
+                "output_compression",
+            )
+    if background == "transparent" and output_format not in params.ALPHA_FORMATS:
+        raise Invalid(
+            "invalid_value",
+            f"a transparent background needs output_format png or webp, not {output_format!r}",
+            "background",
+        )
+    return output_format, output_compression, background
 
 
 def resolve_size(size: str | None, aspect_ratio: str | None, resolution: str | None) -> tuple[int, int]:
@@ -155,13 +190,20 @@ def generation_params(
     webhook_url: str = "",
     webhook_events: Iterable[str] = (),
     metadata: dict | None = None,
+    output_format: str = params.DEFAULT_OUTPUT_FORMAT,
+    output_compression: int | None = None,
+    background: str = "auto",
+    exact_size: tuple[int, int] | None = None,
+    options: dict | None = None,
 ) -> GenerationParams:
     """Every rule of a generation request, and its defaults: what ``generation_create`` takes.
 
     A blank ``provider`` is the default provider (the OpenAI-compatible
     endpoint finds the provider of a model with ``resolve_model_by_name`` first).
+    ``exact_size`` (an edit's "auto": the input image's own size) replaces the size rules.
     """
-    width, height = resolve_size(size, aspect_ratio, resolution)
+    width, height = exact_size or resolve_size(size, aspect_ratio, resolution)
+    output_format, output_compression, background = check_output(output_format, output_compression, background)
     provider, model = resolve_model(provider, model)
     references = [str(i) for i in dict.fromkeys(reference_images)]
     urls = list(dict.fromkeys(check_reference_urls(list(reference_image_urls))))
@@ -187,4 +229,8 @@ def generation_params(
         webhook_url=check_webhook_url(webhook_url),
         webhook_events=events or (list(params.WEBHOOK_EVENTS) if webhook_url else []),
         metadata=check_metadata(metadata or {}),
+        output_format=output_format,
+        output_compression=output_compression,
+        background=background,
+        options=dict(options or {}),
     )

@@ -195,7 +195,8 @@ def image_upload(
     except BaseException:
         delete_keys(stored)  # the rows are rolled back: their files go too
         raise
-    return list(Image.objects.filter(pk__in=[image.pk for image in images]).prefetch_related("tags"))
+    stored_rows = {row.pk: row for row in Image.objects.filter(pk__in=[i.pk for i in images]).prefetch_related("tags")}
+    return [stored_rows[image.pk] for image in images]  # in the order the files came
 
 
 def _upload_name(content_type: str) -> str:

@@ -22,6 +22,7 @@ def test_the_limit_is_a_full_multipart_upload_where_several_files_are_taken_and_
     one = settings.MAX_UPLOAD_BYTES + 64 * 1024
 
     assert request_body_limit("/api/v1/images") == request_body_limit("/upload") == several
+    assert request_body_limit("/v1/images/edits") == several  # up to 16 images and a mask
     assert request_body_limit("/api/v1/auth/token") == request_body_limit("/create") == one
 
 

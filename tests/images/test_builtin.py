@@ -299,3 +299,69 @@ def test_out_of_range_requests_are_permanent_errors(fields, code):
     with pytest.raises(ProviderError) as info:
         render(**fields)
     assert info.value.code == code and info.value.permanent
+
+
+# --- Output formats, transparent backgrounds, partial frames, masks (SPEC §6) ------------
+
+
+@pytest.mark.parametrize(("fmt", "pil"), [("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP")])
+def test_it_encodes_in_the_output_format_asked_for(fmt, pil):
+    [image] = render(output_format=fmt)
+    assert image.content_type == f"image/{fmt}"
+    with Image.open(io.BytesIO(image.data)) as im:
+        assert (im.format, im.size) == (pil, (W, H))
+
+
+def test_output_compression_is_the_jpeg_quality():
+    [small] = render(output_format="jpeg", output_compression=10)
+    [large] = render(output_format="jpeg", output_compression=95)
+    assert len(small.data) < len(large.data) / 2
+
+
+@pytest.mark.parametrize("fmt", ["png", "webp"])
+def test_a_transparent_background_is_real_alpha_where_the_sky_was(fmt):
+    [image] = render(prompt="mountains at noon", background="transparent", output_format=fmt)
+    with Image.open(io.BytesIO(image.data)) as im:
+        assert im.mode == "RGBA"
+        alpha = np.asarray(im.getchannel("A"))
+    assert alpha[0].max() == 0  # the top row is sky: see-through
+    assert alpha[-1].min() == 255  # the bottom row is land: solid
+    assert image.info["background"] == "transparent"
+    [opaque] = render(prompt="mountains at noon")
+    assert Image.open(io.BytesIO(opaque.data)).mode == "RGB" and opaque.info["background"] == "opaque"
+
+
+def test_partial_images_are_real_intermediate_frames_of_the_first_image():
+    frames = []
+    request = RenderRequest(prompt="a city at dusk", width=W, height=H, seed=3, n=2, partial_images=3)
+    [final, _] = BuiltinProvider().generate(
+        request, on_progress=lambda p: None, should_cancel=lambda: False, on_partial_image=lambda *f: frames.append(f)
+    )
+    assert [(index, partial, ctype) for index, partial, _, ctype in frames] == [
+        (0, 0, "image/png"), (0, 1, "image/png"), (0, 2, "image/png")
+    ]  # fmt: skip
+    decoded = [np.asarray(Image.open(io.BytesIO(data)).convert("RGB")) for _, _, data, _ in frames]
+    assert all(frame.shape == (H, W, 3) for frame in decoded)
+    last = np.asarray(Image.open(io.BytesIO(final.data)).convert("RGB"))
+    # Each frame differs from the next and from the finished image: the picture builds up.
+    for a, b in itertools.pairwise([*decoded, last]):
+        assert not np.array_equal(a, b)
+
+
+def test_partial_stages_spread_over_the_scene():
+    assert builtin.partial_stages(1) == [4]
+    assert len(builtin.partial_stages(3)) == 3
+
+
+def test_a_mask_keeps_the_input_byte_identical_where_it_is_opaque():
+    source = (np.random.default_rng(0).random((H, W, 3)) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(source).save(buf, "PNG")
+    mask = np.full((H, W, 4), 255, np.uint8)
+    mask[:, : W // 2, 3] = 0  # the left half is to be changed
+    mask_buf = io.BytesIO()
+    Image.fromarray(mask, "RGBA").save(mask_buf, "PNG")
+    [image] = render(references=(ReferenceImage(buf.getvalue(), "image/png"),), mask=mask_buf.getvalue())
+    out = np.asarray(Image.open(io.BytesIO(image.data)).convert("RGB"))
+    assert np.array_equal(out[:, W // 2 :], source[:, W // 2 :])
+    assert (out[:, : W // 2] != source[:, : W // 2]).any(axis=2).mean() > 0.9

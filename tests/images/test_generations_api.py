@@ -341,3 +341,40 @@ def test_prefer_wait_gives_up_after_the_time_and_answers_202(api):
     response = create(api, {"prompt": "x"}, HTTP_PREFER="wait=1")
     assert response.status_code == 202
     assert response.json()["status"] == "queued"
+
+
+# --- Output settings (SPEC §6) --------------------------------------------------------------
+
+
+def test_it_stores_the_output_format_compression_and_background(api, media_root):
+    from images.services.pipeline import generation_run
+
+    body = create(api, {"prompt": "hills", "size": "256x256", "output_format": "webp", "output_compression": 60,
+                        "background": "transparent"}).json()  # fmt: skip
+    assert (body["output_format"], body["output_compression"], body["background"]) == ("webp", 60, "transparent")
+    generation_run(generation_id=body["id"])
+    image = api.get(f"{URL}/{body['id']}").json()["images"][0]
+    assert (image["format"], image["content_type"], image["background"]) == ("WEBP", "image/webp", "transparent")
+
+
+def test_the_output_defaults_are_png_and_auto(api):
+    body = create(api, {"prompt": "hills"}).json()
+    assert (body["output_format"], body["output_compression"], body["background"]) == ("png", None, "auto")
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "code"),
+    [
+        ({"output_format": "gif"}, "output_format", "invalid_choice"),
+        ({"background": "clear"}, "background", "invalid_choice"),
+        ({"output_format": "jpeg", "output_compression": 101}, "output_compression", "max_value"),
+        ({"output_compression": 50}, "output_compression", "invalid_value"),  # png has no compression
+        ({"output_format": "jpeg", "background": "transparent"}, "background", "invalid_value"),
+    ],
+)
+def test_output_settings_that_do_not_fit_are_refused(api, body, field, code):
+    response = create(api, {"prompt": "x", **body})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["field"], error["code"]) == (field, code)
+    assert not Generation.objects.exists()

@@ -20,6 +20,7 @@ from images.models import Generation
 from images.services.generations import WaitSlots, generation_get
 from images.services.pipeline import generation_run
 from tests.support.processes import celery_worker, child_env, web_server
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -91,6 +92,81 @@ def test_a_json_value_of_the_wrong_type_is_refused_as_openai_does(api, body, par
     error = response.json()["error"]
     assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, "invalid_type")
     assert not Generation.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "param", "code"),
+    [
+        ({}, "prompt", "missing_required_parameter"),
+        ({"output_format": "gif"}, "output_format", "invalid_value"),
+        ({"output_format": "png", "output_compression": 50}, "output_compression", "invalid_value"),
+        ({"output_format": "jpeg", "output_compression": 101}, "output_compression", "integer_above_max_value"),
+        ({"output_format": "webp", "output_compression": -1}, "output_compression", "integer_below_min_value"),
+        ({"output_format": "jpeg", "background": "transparent"}, "background", "invalid_value"),
+        ({"background": "see-through"}, "background", "invalid_value"),
+        ({"quality": "ultra"}, "quality", "invalid_value"),
+        ({"moderation": "none"}, "moderation", "invalid_value"),
+        ({"stream": True, "partial_images": 4}, "partial_images", "integer_above_max_value"),
+        ({"n": 9}, "n", "integer_above_max_value"),
+        ({"size": "999x999"}, "size", "invalid_value"),
+    ],
+)
+def test_each_bad_field_gets_openais_code_and_param(api, body, param, code):
+    body = {"prompt": "x", **body} if body else body
+    response = api.post("/v1/images/generations", body, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, code), error
+    assert not Generation.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("fmt", "pil"), [("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP")])
+def test_it_answers_in_each_output_format_and_echoes_the_settings(api, run_inline, fmt, pil):
+    body = {"prompt": "a kite", "size": "256x256", "model": "builtin-v1", "response_format": "b64_json",
+            "output_format": fmt, "quality": "hd"}  # fmt: skip
+    response = api.post("/v1/images/generations", body, format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert PILImage.open(io.BytesIO(base64.b64decode(body["data"][0]["b64_json"]))).format == pil
+    assert (body["output_format"], body["size"], body["quality"], body["background"]) == (fmt, "256x256", "high",
+                                                                                            "opaque")  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_transparent_background_is_real_alpha(api, run_inline):
+    body = api.post("/v1/images/generations", {"prompt": "hills", "size": "256x256", "model": "builtin-v1",
+                    "response_format": "b64_json", "background": "transparent"}, format="json").json()  # fmt: skip
+    png = PILImage.open(io.BytesIO(base64.b64decode(body["data"][0]["b64_json"])))
+    assert png.mode == "RGBA" and png.getchannel("A").getextrema() == (0, 255)
+    assert body["background"] == "transparent"
+
+
+@pytest.mark.django_db
+def test_usage_is_an_honest_estimate_when_the_provider_reports_none(api, run_inline):
+    body = api.post("/v1/images/generations", {"prompt": "a" * 40, "size": "1024x1024", "n": 2, "quality": "low",
+                    "model": "fake-1"}, format="json").json()  # fmt: skip
+    assert body["usage"] == {
+        "input_tokens": 10,
+        "input_tokens_details": {"text_tokens": 10, "image_tokens": 0},
+        "output_tokens": 2 * 272,
+        "total_tokens": 10 + 2 * 272,
+        "estimated": True,
+    }
+
+
+@pytest.mark.django_db
+def test_usage_the_provider_reported_is_passed_on(api, run_inline):
+    from images.services import pipeline
+
+    reported = {"input_tokens": 7, "output_tokens": 9, "total_tokens": 16}
+    real = pipeline._reported_usage
+    pipeline_usage = lambda outputs: reported if outputs else real(outputs)  # noqa: E731
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "_reported_usage", pipeline_usage)
+        body = api.post("/v1/images/generations", {"prompt": "a kite", "model": "fake-1"}, format="json").json()
+    assert body["usage"] == reported
 
 
 @pytest.mark.django_db
@@ -233,3 +309,92 @@ def test_refused_and_retried_requests_create_no_extra_jobs_on_a_live_server(user
         assert caught.value.status_code == 504
         assert Generation.objects.filter(prompt="a retried kite").count() == 1
     assert Generation.objects.count() == 4
+
+
+def _png(arr, mode: str | None = None) -> bytes:
+    buf = io.BytesIO()
+    PILImage.fromarray(arr, mode).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_sdk_generates_streams_and_edits_against_a_live_server(user, tmp_path):
+    """SPEC §6 with the unmodified SDK: formats, transparency, usage, streaming, edits, errors."""
+    import numpy as np
+    from django.conf import settings
+
+    _, key = api_key_create(user=user, name="sdk")
+    # One process with one wait slot: a slot a stream did not give back would refuse every later call.
+    env = child_env(IMAGEGEN_VAR_DIR=str(tmp_path), CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+                    WEB_CONCURRENCY="1", MAX_WAITING_REQUESTS="1")  # fmt: skip
+    with celery_worker(tmp_path / "worker.log", env=env), web_server(tmp_path / "web.log", env=env) as base:
+        # Retries: a hung-up stream's slot comes back when the server next writes to it (within seconds).
+        client = openai.OpenAI(api_key=key, base_url=f"{base}/v1", max_retries=3, timeout=90)
+
+        # generate: each format, a transparent background, usage
+        for fmt, pil in (("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP")):
+            compression = {} if fmt == "png" else {"output_compression": 60}
+            result = client.images.generate(model="builtin-v1", prompt="a teal lighthouse", size="256x256",
+                                            response_format="b64_json", output_format=fmt, **compression)  # fmt: skip
+            assert PILImage.open(io.BytesIO(base64.b64decode(result.data[0].b64_json))).format == pil
+            assert (result.output_format, result.size) == (fmt, "256x256")
+            assert result.usage.total_tokens == result.usage.input_tokens + result.usage.output_tokens > 0
+        options = {"background": "transparent", "quality": "low", "moderation": "low", "user": "u-1"}
+        result = client.images.generate(model="builtin-v1", prompt="green hills", size="256x256",
+                                        response_format="b64_json", **options)  # fmt: skip
+        png = PILImage.open(io.BytesIO(base64.b64decode(result.data[0].b64_json)))
+        assert png.mode == "RGBA" and png.getchannel("A").getextrema() == (0, 255)
+        assert (result.background, result.quality) == ("transparent", "low")
+
+        # streaming: two partial frames in order, then the finished image
+        events = list(client.images.generate(model="builtin-v1", prompt="a city at dusk", size="256x256",
+                                             stream=True, partial_images=2))  # fmt: skip
+        assert [e.type for e in events] == ["image_generation.partial_image"] * 2 + ["image_generation.completed"]
+        assert [e.partial_image_index for e in events[:2]] == [0, 1]
+        for event in events:
+            assert PILImage.open(io.BytesIO(base64.b64decode(event.b64_json))).size == (256, 256)
+        assert events[-1].usage.output_tokens > 0
+
+        # a client that hangs up after the first frame: the job still ends and its image is kept;
+        # the server gives its one wait slot back (the next calls are admitted)
+        stream = client.images.generate(model="builtin-v1", prompt="a harbour at night", size="256x256",
+                                        stream=True, partial_images=3)  # fmt: skip
+        assert next(iter(stream)).type == "image_generation.partial_image"
+        stream.close()
+        left = wait_for(lambda: Generation.objects.filter(prompt="a harbour at night").first(), timeout=60,
+                        until=lambda g: g is not None and g.status == "succeeded")  # fmt: skip
+        assert left.images.count() == 1
+
+        # edits: with a mask the opaque half stays the input's, pixel for pixel; without, the image changes
+        source = (np.random.default_rng(0).random((64, 96, 3)) * 255).astype(np.uint8)
+        mask = np.full((64, 96, 4), 255, np.uint8)
+        mask[:, :48, 3] = 0
+        photo, mask_file = ("photo.png", _png(source), "image/png"), ("mask.png", _png(mask, "RGBA"), "image/png")
+        edited = client.images.edit(model="builtin-v1", image=[photo], mask=mask_file, prompt="a red kite")
+        out = np.asarray(PILImage.open(io.BytesIO(base64.b64decode(edited.data[0].b64_json))).convert("RGB"))
+        assert out.shape == (64, 96, 3) and np.array_equal(out[:, 48:], source[:, 48:])
+        assert (out[:, :48] != source[:, :48]).any(axis=2).mean() > 0.9
+        plain = client.images.edit(model="builtin-v1", image=("photo.png", _png(source), "image/png"),
+                                   prompt="a red kite", output_format="webp")  # fmt: skip
+        assert PILImage.open(io.BytesIO(base64.b64decode(plain.data[0].b64_json))).format == "WEBP"
+        events = list(client.images.edit(model="builtin-v1", image=("photo.png", _png(source), "image/png"),
+                                         prompt="a kite", stream=True, partial_images=1))  # fmt: skip
+        assert [e.type for e in events] == ["image_edit.partial_image", "image_edit.completed"]
+
+        # errors: OpenAI's code and param, as the SDK's exception carries them
+        def refused(call, **kwargs) -> dict:
+            with pytest.raises(openai.BadRequestError) as caught:
+                call(**kwargs)
+            return caught.value.body
+
+        body = refused(client.images.generate, prompt="x", output_format="png", output_compression=50)
+        assert (body["param"], body["code"]) == ("output_compression", "invalid_value")
+        body = refused(client.images.generate, prompt="x", output_format="jpeg", background="transparent")
+        assert (body["param"], body["code"]) == ("background", "invalid_value")
+        small_mask = ("mask.png", _png(np.zeros((8, 8, 4), np.uint8), "RGBA"), "image/png")
+        body = refused(client.images.edit, image=("photo.png", _png(source), "image/png"), mask=small_mask, prompt="x")
+        assert (body["param"], body["code"]) == ("mask", "invalid_image_dimensions")
+        many = [(f"{i}.png", _png(source[:16, :16]), "image/png") for i in range(17)]
+        body = refused(client.images.edit, image=many, prompt="x")
+        assert (body["param"], body["code"]) == ("image", "array_above_max_length")

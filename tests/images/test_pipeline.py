@@ -314,3 +314,59 @@ def test_an_unreachable_reference_url_says_so_without_the_resolvers_words(user, 
     )
     [line] = [r for r in logged(caplog, generation) if r["msg"] == "generation failed"]
     assert "[Errno -2]" in line["error"]
+
+
+# --- Output settings and partial frames (SPEC §6) ----------------------------------------
+
+
+@pytest.mark.parametrize(("fmt", "pil"), [("jpeg", "JPEG"), ("webp", "WEBP")])
+def test_the_stored_original_is_in_the_output_format_asked_for(user, media_root, fmt, pil):
+    for provider in ("builtin", "fake"):  # the builtin encodes so; another provider's PNG is converted
+        generation = GenerationFactory(user=user, provider=provider, model="", width=64, height=64,
+                                       output_format=fmt, output_compression=40)  # fmt: skip
+        assert generation_run(generation_id=str(generation.pk)).status == "succeeded"
+        image = generation.images.get()
+        assert (image.format, image.content_type, image.background) == (pil, f"image/{fmt}", "opaque")
+        with PILImage.open(media_root / image.storage_key) as im:
+            assert im.format == pil
+
+
+def test_a_transparent_image_is_stored_with_its_alpha_and_says_so(user, media_root):
+    generation = GenerationFactory(user=user, width=64, height=64, background="transparent", prompt="hills")
+    assert generation_run(generation_id=str(generation.pk)).status == "succeeded"
+    image = generation.images.get()
+    assert image.background == "transparent"
+    with PILImage.open(media_root / image.storage_key) as im:
+        assert im.mode == "RGBA" and im.getchannel("A").getextrema() == (0, 255)
+
+
+def test_partial_frames_are_published_while_the_job_runs(user, media_root):
+    generation = GenerationFactory(user=user, width=64, height=64, options={"partial_images": 2})
+    assert generation_run(generation_id=str(generation.pk)).status == "succeeded"
+    generation.refresh_from_db()
+    frames = generation.partial_frames
+    assert [f["partial_image_index"] for f in frames] == [0, 1]
+    for frame in frames:
+        with PILImage.open(media_root / frame["key"]) as im:
+            assert im.size == (64, 64)
+
+
+def test_no_partial_frames_unless_asked(user, media_root):
+    generation = GenerationFactory(user=user, width=64, height=64)
+    generation_run(generation_id=str(generation.pk))
+    generation.refresh_from_db()
+    assert generation.partial_frames == []
+
+
+def test_partial_frames_of_jobs_long_over_are_swept(user, media_root):
+    from images.services.partials import partial_frames_sweep
+
+    generation = GenerationFactory(user=user, width=64, height=64, options={"partial_images": 1})
+    generation_run(generation_id=str(generation.pk))
+    generation.refresh_from_db()
+    [frame] = generation.partial_frames
+    assert partial_frames_sweep() == 0  # just ended: a stream may still be sending
+    assert partial_frames_sweep(now=timezone.now() + timedelta(hours=1)) == 1
+    generation.refresh_from_db()
+    assert generation.partial_frames == [] and not (media_root / frame["key"]).exists()
+    assert partial_frames_sweep(now=timezone.now() + timedelta(hours=1)) == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from images.fetch import AddressPolicy
@@ -33,6 +35,10 @@ def openai_settings(settings, fake):
     settings.OPENAI_IMAGE_MODEL = "gpt-image-2"
     settings.OPENAI_TIMEOUT = 10
     return settings
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def render(**overrides) -> RenderRequest:
@@ -207,6 +213,52 @@ def test_it_sends_several_references_as_an_image_list(fake):
     assert call.body.count(b'name="image[]"') == 2
     assert first in call.body and second in call.body
     assert b'filename="reference-1.jpg"' in call.body
+
+
+def test_an_edit_forwards_its_mask_and_output_settings_to_the_edits_endpoint(fake):
+    reference, mask = png_bytes(8, 8, "red"), png_bytes(8, 8, "white")
+    fake.queue(b64_reply(png_bytes()))
+
+    references = (ReferenceImage(data=reference, content_type="image/png"),)
+    generate(render(references=references, mask=mask, input_fidelity="high", output_format="webp",
+                    output_compression=40, background="opaque"))  # fmt: skip
+
+    [call] = fake.api_calls()
+    assert call.path == "/v1/images/edits"
+    assert b'name="mask"; filename="mask.png"' in call.body and mask in call.body
+    for name, value in [("input_fidelity", b"high"), ("output_format", b"webp"), ("output_compression", b"40"),
+                        ("background", b"opaque")]:  # fmt: skip
+        assert f'name="{name}"'.encode() + b"\r\n\r\n" + value in call.body
+
+
+def test_output_settings_and_moderation_go_to_the_generations_endpoint(fake):
+    fake.queue(b64_reply(png_bytes()))
+
+    generate(render(output_format="jpeg", output_compression=70, background="opaque", moderation="low"))
+
+    body = fake.api_calls()[0].json()
+    assert (body["output_format"], body["output_compression"], body["background"], body["moderation"]) == (
+        "jpeg", 70, "opaque", "low"
+    )  # fmt: skip
+
+
+def test_defaults_are_not_sent_so_compatible_servers_see_nothing_new(fake):
+    fake.queue(b64_reply(png_bytes()))
+
+    generate(render())
+
+    assert not {"output_format", "output_compression", "background", "moderation"} & set(fake.api_calls()[0].json())
+
+
+def test_the_usage_openai_reports_is_kept_with_the_first_image(fake):
+    usage = {"input_tokens": 12, "input_tokens_details": {"text_tokens": 12, "image_tokens": 0},
+             "output_tokens": 1056, "total_tokens": 1068}  # fmt: skip
+    fake.queue(Reply(json={"created": 1, "data": [{"b64_json": b64(png_bytes())}] * 2, "usage": usage}))
+
+    first, second = generate(render(n=2))
+
+    assert first.info["usage"]["total_tokens"] == 1068
+    assert "usage" not in second.info
 
 
 @pytest.mark.parametrize(

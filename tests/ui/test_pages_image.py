@@ -7,7 +7,8 @@ import re
 import pytest
 
 from images.models import Image
-from tests.images.factories import ImageFactory
+from images.services.pipeline import generation_run
+from tests.images.factories import GenerationFactory, ImageFactory
 from tests.ui.conftest import csrf_post, generated, image_of, text
 
 pytestmark = pytest.mark.django_db
@@ -23,6 +24,16 @@ def test_your_image_shows_prompt_parameters_and_downloads(browser, user):
     assert f'href="/api/v1/images/{image.pk}/download"' in html
     assert f'href="/api/v1/images/{image.pk}/download?variant=webp"' in html
     assert f'href="/create?remix={image.pk}"' in html
+
+
+def test_the_page_shows_the_output_format_and_background(browser, user):
+    generation = GenerationFactory(user=user, width=64, height=64, prompt="hills", output_format="webp",
+                                   output_compression=70, background="transparent")  # fmt: skip
+    generation_run(generation_id=str(generation.pk))  # the builtin renderer: real alpha
+    html = text(browser.get(f"/images/{image_of(generation).pk}"))
+    assert "· WEBP</dd>" in html
+    assert "<dt>Background</dt><dd>transparent</dd>" in html
+    assert "<dt>Compression</dt><dd>70</dd>" in html
 
 
 def test_the_download_link_gives_the_image(browser, user):
