@@ -164,15 +164,26 @@ STATS = [
 ]
 
 MODEL = {"id": "builtin-v1", "object": "model", "created": 0, "owned_by": "imagegen:builtin"}
+_OPENAI_IMAGES = {
+    "created": 1764493502,
+    "data": [{"url": IMAGE["url"], "revised_prompt": "a lighthouse at dusk"}],
+    "size": "1024x1024",
+    "quality": "medium",
+    "background": "opaque",
+    "output_format": "png",
+    "usage": {
+        "input_tokens": 5,
+        "input_tokens_details": {"text_tokens": 5, "image_tokens": 0},
+        "output_tokens": 1056,
+        "total_tokens": 1061,
+        "estimated": True,
+    },
+}
 OPENAI_GENERATE = [
     request({"prompt": "a lighthouse at dusk", "model": "builtin-v1", "size": "1024x1024", "response_format": "url"}),
-    answer(
-        {
-            "created": 1764493502,
-            "data": [{"url": IMAGE["url"], "revised_prompt": "a lighthouse at dusk"}],
-        }
-    ),
+    answer(_OPENAI_IMAGES),
 ]
+OPENAI_EDIT = [answer(_OPENAI_IMAGES)]
 OPENAI_MODELS = [answer({"object": "list", "data": [MODEL]})]
 OPENAI_MODEL = [answer(MODEL)]
 

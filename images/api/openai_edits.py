@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from accounts.models import User
 from imagegen.api.errors import ApiError
 from images import params
+from images.api import examples
 from images.api.openai import (
     IMAGE_ERRORS,
     OpenAIImagesResponse,
@@ -80,6 +81,7 @@ class ImagesEditsView(OpenAIView):
             **IMAGE_ERRORS,
         },
         summary="OpenAI-compatible image edit (waits for the result, or streams events)",
+        examples=examples.OPENAI_EDIT,
         tags=["openai-compatible"],
     )
     def post(self, request: Request) -> Response:
