@@ -185,7 +185,12 @@ OPENAI_GENERATE = [
 ]
 OPENAI_EDIT = [
     # multipart/form-data: each file is a part of its own (the SDK's images.edit sends them so).
-    request({"prompt": "a red door", "image[]": ["(PNG bytes)"], "mask": "(PNG bytes, alpha 0 where to paint)"}),
+    OpenApiExample(
+        "Request",
+        value={"prompt": "a red door", "image[]": ["(PNG bytes)"], "mask": "(PNG bytes, alpha 0 where to paint)"},
+        request_only=True,
+        media_type="multipart/form-data",
+    ),
     answer(_OPENAI_IMAGES),
 ]
 OPENAI_MODELS = [answer({"object": "list", "data": [MODEL]})]
