@@ -7,12 +7,12 @@ import json
 import secrets
 import threading
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -21,10 +21,12 @@ from imagegen.errors import Conflict, Invalid, NotFound
 from imagegen.polling import poll
 from images.models import Generation, Image
 from images.params import MAX_SEED
-from images.services import transitions
+from images.services import scheduling, transitions
+from images.services.deadlines import check_deadline_seconds, deadline_at
+from images.services.estimates import eta_seconds
 from images.services.library import with_tag_names
 from images.services.publishing import generation_publish_on_commit, owed_fields
-from images.services.quotas import check_quota, daily_limit_for_tier
+from images.services.quotas import check_quota, daily_limit_for_tier, quota_for_user
 from images.services.resolver import GenerationParams
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -35,7 +37,7 @@ def _fingerprint(params: GenerationParams) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _owned_reference_images(*, user: User, ids: list[str]) -> list[str]:
+def owned_reference_images(*, user: User, ids: list[str]) -> list[str]:
     if not ids:
         return []
     found = set(
@@ -69,7 +71,12 @@ def _replay(*, user: User, key: str, fingerprint: str) -> Generation | None:
 
 
 def generation_create(
-    *, user: User, params: GenerationParams, idempotency_key: str | None = None, request_id: str = ""
+    *,
+    user: User,
+    params: GenerationParams,
+    idempotency_key: str | None = None,
+    request_id: str = "",
+    deadline_seconds: int | None = None,
 ) -> tuple[Generation, bool]:
     """Create a generation and queue its job once the row is committed.
 
@@ -78,12 +85,17 @@ def generation_create(
     (400 for foreign reference images, 409 for a reused key with another
     body) and QuotaExceeded (429). A broker that does not take the message is
     no error: the job is committed and its message re-sent later (publishing.py).
+    With the fair queue on, the job is created held and sent when its user's
+    turn comes (scheduling.py). ``deadline_seconds``: canceled if not ended by then.
     """
+    check_deadline_seconds(deadline_seconds)
     key = (idempotency_key or "").strip()[:255] or None
     fingerprint = _fingerprint(params)
     if key and (existing := _replay(user=user, key=key, fingerprint=fingerprint)):
         return existing, False
-    reference_images = _owned_reference_images(user=user, ids=params.reference_images)
+    reference_images = owned_reference_images(user=user, ids=params.reference_images)
+    held = scheduling.holds_jobs()
+    now = timezone.now()
     try:
         with transaction.atomic():
             if daily_limit_for_tier(user.tier) is not None:
@@ -113,10 +125,15 @@ def generation_create(
                 idempotency_key=key,
                 request_fingerprint=fingerprint,
                 request_id=request_id[:64],
-                enqueued_at=timezone.now(),
-                **owed_fields(),
+                enqueued_at=now,
+                deadline_at=deadline_at(deadline_seconds, now=now),
+                held=held,
+                **({} if held else owed_fields()),
             )
-            generation_publish_on_commit(generation_id=str(generation.id))
+            if held:
+                scheduling.generations_admit_on_commit()
+            else:
+                generation_publish_on_commit(generation_id=str(generation.id))
     except IntegrityError:
         # A concurrent request with the same key won the insert.
         if key and (existing := _replay(user=user, key=key, fingerprint=fingerprint)):
@@ -124,6 +141,40 @@ def generation_create(
         raise
     assert generation.seed <= MAX_SEED
     return generation, True
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What a request would do: the resolved job, its estimated time, and today's quota after it."""
+
+    params: GenerationParams
+    estimated_seconds: int
+    daily_limit: int | None
+    used_today: int
+    remaining_after: int | None
+
+
+def generation_dry_run(*, user: User, params: GenerationParams, deadline_seconds: int | None = None) -> DryRun:
+    """Check a request as :func:`generation_create` would, creating nothing; the same domain errors.
+
+    ``estimated_seconds``: until the job would be done if queued now (its wait in the fair queue and its run).
+    """
+    check_deadline_seconds(deadline_seconds)
+    owned_reference_images(user=user, ids=params.reference_images)
+    check_quota(user=user, requested=params.n)
+    quota = quota_for_user(user=user)
+    view, own_queued = scheduling.queue_view(user_id=user.pk, tier=user.tier, before=timezone.now())
+    position = view.position((own_queued or 0) + 1)
+    remaining = None if quota.remaining is None else quota.remaining - params.n
+    return DryRun(
+        params=params,
+        estimated_seconds=eta_seconds(
+            position=position, running=view.running, provider=params.provider, width=params.width, height=params.height
+        ),
+        daily_limit=quota.daily_limit,
+        used_today=quota.used_today,
+        remaining_after=remaining,
+    )
 
 
 def generation_cancel(*, user: User, generation_id: object) -> Generation:
@@ -136,24 +187,34 @@ def generation_cancel(*, user: User, generation_id: object) -> Generation:
     if not transitions.cancel(generation.pk, user_id=user.pk):
         generation.refresh_from_db(fields=["status"])
         raise Conflict("already_finished", f"generation already ended as {generation.status}")
+    scheduling.generations_admit_on_commit()  # its place in flight is free
     return generation_get(user=user, generation_id=generation.pk)
 
 
-def _queued_ahead() -> Subquery:
-    return Subquery(
-        Generation.objects.filter(status=Generation.Status.QUEUED, created_at__lt=OuterRef("created_at"))
-        .order_by()
-        .values("status")
-        .annotate(c=Count("pk"))
-        .values("c")
-    )
+def with_queue_estimates(*, user: User, generations: list[Generation]) -> list[Generation]:
+    """Set ``queue_position`` and ``eta_seconds`` on each generation (None unless queued); no query if none is."""
+    positions, running = scheduling.queue_positions(user_id=user.pk, tier=user.tier, generations=generations)
+    for generation in generations:
+        position = positions.get(generation.pk)
+        generation.queue_position = position
+        generation.eta_seconds = (
+            None
+            if position is None
+            else eta_seconds(
+                position=position,
+                running=running,
+                provider=generation.provider,
+                width=generation.width,
+                height=generation.height,
+            )
+        )
+    return generations
 
 
 def generation_queryset(*, user: User) -> QuerySet[Generation]:
     """The user's generations with what the API shows of them, in two queries whatever their number."""
     return (
         Generation.objects.filter(user=user)
-        .annotate(queued_ahead=Coalesce(_queued_ahead(), 0))
         .prefetch_related(Prefetch("images", queryset=with_tag_names(Image.objects.order_by("index"))))
         .order_by("-created_at", "-id")
     )
@@ -169,8 +230,7 @@ def _detail_rows(*, user_id: object, pk: object) -> QuerySet:
     # and tag, and a single row of NULLs for a generation without images.
     return (
         Generation.objects.filter(user_id=user_id, pk=pk)
-        .annotate(queued_ahead=Coalesce(_queued_ahead(), 0))
-        .values_list(*_GENERATION_FIELDS, "queued_ahead", *_IMAGE_LOOKUPS, "images__tags__name")
+        .values_list(*_GENERATION_FIELDS, *_IMAGE_LOOKUPS, "images__tags__name")
         .order_by("images__index", "images__id", "images__tags__name")
     )
 
@@ -201,10 +261,10 @@ def generation_detail(*, user: User, generation_id: object) -> tuple[Generation,
         raise NotFound("not_found", "generation not found")
     size = len(_GENERATION_FIELDS)
     generation = Generation.from_db("default", _GENERATION_FIELDS, rows[0][:size])
-    generation.queued_ahead = rows[0][size]
+    with_queue_estimates(user=user, generations=[generation])
     images: dict[object, Image] = {}
     for row in rows:
-        values, tag = row[size + 1 : -1], row[-1]
+        values, tag = row[size:-1], row[-1]
         if values[0] is None:
             continue  # no images yet
         image = images.get(values[0])
@@ -214,7 +274,8 @@ def generation_detail(*, user: User, generation_id: object) -> tuple[Generation,
         if tag is not None:
             image.tag_names.append(tag)
     generation.image_list = list(images.values())
-    return generation, hashlib.blake2b(repr(rows).encode(), digest_size=16).hexdigest()
+    seen = repr((rows, generation.queue_position, generation.eta_seconds))
+    return generation, hashlib.blake2b(seen.encode(), digest_size=16).hexdigest()
 
 
 def generation_get(*, user: User, generation_id: object) -> Generation:

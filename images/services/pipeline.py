@@ -41,7 +41,7 @@ from images.providers.base import GeneratedImage, GenerationCanceled, ProviderEr
 from images.services import transitions
 from images.services.derive import DerivedImage, derive_image
 from images.storage import delete_keys, file_url, image_key, read_bytes, store_bytes
-from images.webhooks import queue_webhook
+from images.webhooks import PROGRESS_EVENT_INTERVAL, queue_webhook
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +139,7 @@ class JobTracker:
         self.lost = False
         self._last_write = 0.0
         self._last_check = 0.0
+        self._last_event = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{generation.pk}", daemon=True)
 
@@ -179,11 +180,20 @@ class JobTracker:
         with _passing_over_outages():
             if not _owned(self.generation, self.attempt).update(progress=value, heartbeat_at=timezone.now()):
                 self.lost = True
+            elif now - self._last_event >= PROGRESS_EVENT_INTERVAL:
+                self._last_event = now
+                queue_webhook(generation=self.generation, event="progress")
 
     def should_cancel(self) -> bool:
         now = time.monotonic()
         if not self.lost and now - self._last_check >= settings.GENERATION_PROGRESS_INTERVAL:
             self._last_check = now
+            deadline = self.generation.deadline_at
+            if deadline is not None and timezone.now() >= deadline:
+                with _passing_over_outages():
+                    transitions.expire(self.generation.pk, now=timezone.now())  # the sweeper would, later
+                self.lost = True
+                return True
             # Unknown while the database is away; the final commit checks ownership again.
             with _passing_over_outages():
                 self.lost = not _owned(self.generation, self.attempt).exists()
