@@ -30,7 +30,8 @@ _kept: dict[object, tuple[float, object]] = {}
 _lock = threading.Lock()
 
 
-def _remembered(key: object, compute: Callable[[], T], *, seconds: float = KEEP_SECONDS) -> T:
+def remembered(key: object, compute: Callable[[], T], *, seconds: float = KEEP_SECONDS) -> T:
+    """``compute()``, kept in this process for ``seconds``: figures that may be a little old but not cost a query."""
     now = time.monotonic()
     with _lock:
         kept = _kept.get(key)
@@ -68,7 +69,7 @@ def _recent_medians() -> dict[tuple, float]:
 
 def run_seconds(*, provider: str, width: int, height: int) -> float:
     """Expected seconds of one run of a job of this provider and size (one query per process every KEEP_SECONDS)."""
-    medians = _remembered("medians", _recent_medians)
+    medians = remembered("medians", _recent_medians)
     return medians.get((provider, width, height)) or medians.get((provider,)) or DEFAULT_RUN_SECONDS
 
 

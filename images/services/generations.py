@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
@@ -163,8 +164,8 @@ def generation_dry_run(*, user: User, params: GenerationParams, deadline_seconds
     owned_reference_images(user=user, ids=params.reference_images)
     check_quota(user=user, requested=params.n)
     quota = quota_for_user(user=user)
-    view, own_queued = scheduling.queue_view(user_id=user.pk, tier=user.tier, before=timezone.now())
-    position = view.position((own_queued or 0) + 1)
+    view = scheduling.queue_view(user_id=user.pk, tier=user.tier)
+    position = view.position(Generation.objects.filter(user=user, status=Generation.Status.QUEUED).count() + 1)
     remaining = None if quota.remaining is None else quota.remaining - params.n
     return DryRun(
         params=params,
@@ -230,7 +231,8 @@ def _detail_rows(*, user_id: object, pk: object) -> QuerySet:
     # and tag, and a single row of NULLs for a generation without images.
     return (
         Generation.objects.filter(user_id=user_id, pk=pk)
-        .values_list(*_GENERATION_FIELDS, *_IMAGE_LOOKUPS, "images__tags__name")
+        .annotate(queued_before=Coalesce(scheduling.queued_before(user_id=user_id), 0))
+        .values_list(*_GENERATION_FIELDS, "queued_before", *_IMAGE_LOOKUPS, "images__tags__name")
         .order_by("images__index", "images__id", "images__tags__name")
     )
 
@@ -261,10 +263,11 @@ def generation_detail(*, user: User, generation_id: object) -> tuple[Generation,
         raise NotFound("not_found", "generation not found")
     size = len(_GENERATION_FIELDS)
     generation = Generation.from_db("default", _GENERATION_FIELDS, rows[0][:size])
+    generation.queued_before = rows[0][size]
     with_queue_estimates(user=user, generations=[generation])
     images: dict[object, Image] = {}
     for row in rows:
-        values, tag = row[size:-1], row[-1]
+        values, tag = row[size + 1 : -1], row[-1]
         if values[0] is None:
             continue  # no images yet
         image = images.get(values[0])

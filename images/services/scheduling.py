@@ -26,11 +26,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from images.models import Generation
 from images.services import transitions
+from images.services.estimates import remembered
 from images.services.publishing import generation_publish_on_commit, owed_fields
 
 logger = logging.getLogger(__name__)
@@ -126,11 +127,14 @@ def generations_admit_on_commit() -> None:
         transaction.on_commit(generations_admit_quietly)
 
 
+# Everyone's queue counts, kept this long per process: a status poll reads them from memory.
+SNAPSHOT_SECONDS = 2.0
+
+
 @dataclass(frozen=True)
 class QueueView:
-    """What the queue looks like from one user: per user, queued jobs and how many of them have a message."""
+    """What the queue looks like from one user: the others' queued jobs and how many of them have a message."""
 
-    user_id: object
     weight: int
     others: tuple[tuple[int, int, int], ...]  # (queued, sent, weight) of every other user with queued jobs
     running: int  # jobs running now, everyone's
@@ -147,39 +151,53 @@ class QueueView:
         return ahead + 1
 
 
-def queue_view(*, user_id: object, tier: str, before: object = None) -> tuple[QueueView, int | None]:
-    """The queue as ``user_id`` sees it, in one query; with ``before`` (a datetime) also how many of the
-    user's queued jobs were created before it."""
+def _snapshot() -> tuple[dict[object, tuple[int, int, int]], int]:
+    """Per user with queued jobs (queued, sent, weight), and the jobs running now: one query."""
     active = Generation.objects.filter(status__in=Generation.ACTIVE).order_by().values("user_id", "user__tier")
-    counts = {
-        "total": Count("pk", filter=Q(status=QUEUED)),
-        "sent": Count("pk", filter=Q(status=QUEUED, held=False)),
-        "running": Count("pk", filter=Q(status=Generation.Status.RUNNING)),
-    }
-    if before is not None:
-        counts["before"] = Count("pk", filter=Q(status=QUEUED, created_at__lt=before))
-    others, own_before, running = [], None, 0
-    for row in active.annotate(**counts):
+    rows = active.annotate(
+        total=Count("pk", filter=Q(status=QUEUED)),
+        sent=Count("pk", filter=Q(status=QUEUED, held=False)),
+        running=Count("pk", filter=Q(status=Generation.Status.RUNNING)),
+    )
+    users, running = {}, 0
+    for row in rows:
         running += row["running"]
-        if row["user_id"] == user_id:
-            own_before = row.get("before")
-        elif row["total"]:
-            others.append((row["total"], row["sent"], tier_weight(row["user__tier"])))
-    return QueueView(user_id, tier_weight(tier), tuple(others), running), own_before
+        if row["total"]:
+            users[row["user_id"]] = (row["total"], row["sent"], tier_weight(row["user__tier"]))
+    return users, running
+
+
+def queue_view(*, user_id: object, tier: str) -> QueueView:
+    """The queue as ``user_id`` sees it, from a snapshot at most SNAPSHOT_SECONDS old."""
+    users, running = remembered("queue", _snapshot, seconds=SNAPSHOT_SECONDS)
+    others = tuple(counts for other, counts in users.items() if other != user_id)
+    return QueueView(tier_weight(tier), others, running)
+
+
+def queued_before(*, user_id: object) -> Subquery:
+    """For an annotation: how many of the user's queued jobs were created before the row's (its rank - 1)."""
+    return Subquery(
+        Generation.objects.filter(user_id=user_id, status=QUEUED, created_at__lt=OuterRef("created_at"))
+        .order_by()
+        .values("user_id")
+        .annotate(c=Count("pk"))
+        .values("c")
+    )
 
 
 def queue_positions(*, user_id: object, tier: str, generations: Iterable[Generation]) -> tuple[dict[object, int], int]:
     """``queue_position`` of each queued generation of the user among ``generations``, and the jobs running now.
 
-    One query for a single queued generation (a status poll), two for several (a list page), none for none.
+    A generation read with ``queued_before`` needs no query; otherwise one reads the user's queued jobs.
+    The others' counts come from the snapshot.
     """
     queued = [g for g in generations if g.status == QUEUED]
     if not queued:
         return {}, 0
-    if len(queued) == 1:
-        view, before = queue_view(user_id=user_id, tier=tier, before=queued[0].created_at)
-        return {queued[0].pk: view.position((before or 0) + 1)}, view.running
-    view, _ = queue_view(user_id=user_id, tier=tier)
-    mine = Generation.objects.filter(user_id=user_id, status=QUEUED).order_by("created_at", "id")
-    ranks = {pk: rank for rank, pk in enumerate(mine.values_list("pk", flat=True), start=1)}
+    view = queue_view(user_id=user_id, tier=tier)
+    if all(getattr(g, "queued_before", None) is not None for g in queued):
+        ranks = {g.pk: g.queued_before + 1 for g in queued}
+    else:
+        mine = Generation.objects.filter(user_id=user_id, status=QUEUED).order_by("created_at", "id")
+        ranks = {pk: rank for rank, pk in enumerate(mine.values_list("pk", flat=True), start=1)}
     return {g.pk: view.position(ranks.get(g.pk, 1)) for g in queued}, view.running
