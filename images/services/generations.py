@@ -132,7 +132,8 @@ def generation_create(
                 **({} if held else owed_fields()),
             )
             if held:
-                scheduling.generations_admit_on_commit()
+                # Its turn may be now: admitted in this transaction, its message sent on commit.
+                scheduling.generations_admit()
             else:
                 generation_publish_on_commit(generation_id=str(generation.id))
     except IntegrityError:

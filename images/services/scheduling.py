@@ -6,8 +6,8 @@ never handed more than ``GENERATION_IN_FLIGHT_LIMIT`` jobs at once (queued with
 a message, or running): a new job is created *held* (``held=True``, no message),
 and :func:`generations_admit` turns held jobs into messages while there is room,
 each time for the user with the fewest jobs in flight for their tier's weight
-(``TIER_QUEUE_WEIGHTS``), their oldest held job first. It runs after a job is
-created, after a job ends (in the worker), after a cancel, and from beat, so a
+(``TIER_QUEUE_WEIGHTS``), their oldest held job first. It runs in the transaction
+that creates a job, after a job ends (in the worker), after a cancel, and from beat, so a
 crashed process delays an admission by a beat period at most.
 
 The database decides, not the broker, so the rule holds with any number of
@@ -54,16 +54,13 @@ def holds_jobs() -> bool:
 
 @contextmanager
 def _admission() -> Iterator[None]:
-    with transaction.atomic():
+    # In the caller's transaction when there is one (a creation admits before its commit:
+    # one commit, not two), without a savepoint: nothing here is worth rolling back alone.
+    with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADMISSION_LOCK])
         yield
-
-
-def _in_flight() -> dict[object, int]:
-    active = Generation.objects.filter(status__in=Generation.ACTIVE, held=False).order_by()
-    return dict(active.values("user_id").annotate(c=Count("pk")).values_list("user_id", "c"))
 
 
 def generations_admit() -> int:
@@ -77,16 +74,23 @@ def generations_admit() -> int:
     held = Generation.objects.filter(status=QUEUED, held=True).order_by()
     admitted = 0
     with _admission():
-        in_flight = _in_flight()
+        # Per user, in one query: jobs in flight, and the oldest held one (None: nothing held).
+        users = (
+            Generation.objects.filter(status__in=Generation.ACTIVE)
+            .order_by()
+            .values("user_id", "user__tier")
+            .annotate(flying=Count("pk", filter=Q(held=False)), oldest=Min("created_at", filter=Q(held=True)))
+        )
+        users = list(users)
+        in_flight = {user["user_id"]: user["flying"] for user in users}
         room = limit - sum(in_flight.values()) if limit > 0 else math.inf
         if room <= 0:
             return 0
-        heads = held.values("user_id", "user__tier").annotate(oldest=Min("created_at"))
-        turns = [
-            (in_flight.get(head["user_id"], 0) / tier_weight(head["user__tier"]), head["oldest"], str(head["user_id"]),
-             head["user_id"], tier_weight(head["user__tier"]))
-            for head in heads
-        ]  # fmt: skip
+        turns = []
+        for user in users:
+            if user["oldest"] is not None:
+                weight = tier_weight(user["user__tier"])
+                turns.append((user["flying"] / weight, user["oldest"], str(user["user_id"]), user["user_id"], weight))
         heapq.heapify(turns)
         now = timezone.now()
         while room > 0 and turns:
@@ -102,10 +106,10 @@ def generations_admit() -> int:
                 transitions.expire(pk, now=now)
             elif held.filter(pk=pk).update(held=False, enqueued_at=now, **owed_fields()):
                 generation_publish_on_commit(generation_id=str(pk))
-                in_flight[user_id] = in_flight.get(user_id, 0) + 1
+                in_flight[user_id] += 1
                 admitted += 1
                 room -= 1
-            heapq.heappush(turns, (in_flight.get(user_id, 0) / weight, created_at, key, user_id, weight))
+            heapq.heappush(turns, (in_flight[user_id] / weight, created_at, key, user_id, weight))
     return admitted
 
 
@@ -122,7 +126,7 @@ def generations_admit_quietly() -> int:
 
 
 def generations_admit_on_commit() -> None:
-    """Admit held jobs once the current transaction commits (a job was created, or one ended)."""
+    """Admit held jobs once the current transaction commits (a job ended, outside the admission's lock)."""
     if holds_jobs():
         transaction.on_commit(generations_admit_quietly)
 

@@ -40,7 +40,9 @@ def queue_and_run(env: dict[str, str], tmp_path, *, workers: int) -> tuple[list[
             status, _ = call("POST", f"{base}/api/v1/generations", token(a),
                              {"prompt": f"slow-0.4 a{index}", "provider": "fake"})  # fmt: skip
             assert status == 202
-        status, body = call("POST", f"{base}/api/v1/generations", token(b), {"prompt": "slow-0.4 b", "provider": "fake"})
+        status, body = call(
+            "POST", f"{base}/api/v1/generations", token(b), {"prompt": "slow-0.4 b", "provider": "fake"}
+        )
         assert status == 202
         wait_for(
             lambda: Generation.objects.filter(status="succeeded").count() == A_JOBS + 1,

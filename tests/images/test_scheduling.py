@@ -38,7 +38,9 @@ def held(user, n: int = 1, **fields) -> list[Generation]:
     return [GenerationFactory(user=user, held=True, **fields) for _ in range(n)]
 
 
-def test_a_new_job_is_held_then_sent_at_once_when_there_is_room(api, sent, settings, django_capture_on_commit_callbacks):
+def test_a_new_job_is_held_then_sent_at_once_when_there_is_room(
+    api, sent, settings, django_capture_on_commit_callbacks
+):
     settings.GENERATION_IN_FLIGHT_LIMIT = 2
     with django_capture_on_commit_callbacks(execute=True):
         pk = api.post("/api/v1/generations", {"prompt": "a fox"}, format="json").json()["id"]
