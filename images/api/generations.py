@@ -73,7 +73,7 @@ class GenerationListCreateView(generics.ListAPIView):
                 CANCEL_AFTER,
                 str,
                 OpenApiParameter.HEADER,
-                pattern=r"^[0-9]{1,7}[sm]$",
+                pattern=r"^(?!0+[sm]$)[0-9]{1,7}[sm]$",
                 description="A deadline, e.g. 30s or 5m: not ended by then, the job is canceled (deadline_exceeded)",
             ),
         ],
