@@ -249,7 +249,8 @@ _DETAIL = CompiledQuery(
 
 
 def generation_detail(*, user: User, generation_id: object) -> tuple[Generation, str]:
-    """One of the user's generations with its images and their tags, in one query; 404 otherwise.
+    """One of the user's generations with its images and their tags, in one query (and, while it is queued,
+    the queue's counts, read at most every few seconds per process: scheduling.py); 404 otherwise.
 
     Returns the generation (images in ``image_list``, each with ``tag_names``)
     and a fingerprint of every value read, which changes whenever what the API

@@ -182,7 +182,14 @@ class JobTracker:
                 self.lost = True
             elif now - self._last_event >= PROGRESS_EVENT_INTERVAL:
                 self._last_event = now
-                queue_webhook(generation=self.generation, event="progress")
+                self._progress_event()
+
+    def _progress_event(self) -> None:
+        # Only news for the receiver: a broker that refuses it must not fail the job.
+        try:
+            queue_webhook(generation=self.generation, event="progress")
+        except Exception:
+            logger.warning("could not queue a progress webhook", extra={"generation": str(self.generation.pk)})
 
     def should_cancel(self) -> bool:
         now = time.monotonic()

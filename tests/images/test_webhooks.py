@@ -245,3 +245,19 @@ def test_progress_is_an_event_a_generation_may_ask_for(api):
     )
 
     assert response.status_code == 202 and response.json()["webhook_events"] == ["progress", "completed"]
+
+
+def test_a_progress_event_the_broker_refuses_does_not_fail_the_job(settings, monkeypatch, media_root):
+    from images.services.pipeline import generation_run
+
+    settings.GENERATION_PROGRESS_INTERVAL = 0
+
+    def refused(*, generation, event):
+        if event == "progress":
+            raise ConnectionError("broker down")
+
+    monkeypatch.setattr("images.services.pipeline.queue_webhook", refused)
+    generation = GenerationFactory(provider="fake", model="fake-1", prompt="slow-0.5", webhook_events=["progress"],
+                                   webhook_url="https://example.com/hook")  # fmt: skip
+
+    assert generation_run(generation_id=str(generation.pk)).status == "succeeded"
