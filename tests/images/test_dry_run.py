@@ -66,7 +66,8 @@ def test_a_dry_run_over_the_quota_is_the_same_429(api, user, settings):
 
     assert dry.status_code == real.status_code == 429
     assert dry.json() == real.json()
-    assert dry["Retry-After"] == real["Retry-After"]
+    # Seconds until midnight UTC, read a moment apart: a second may tick between the two.
+    assert abs(int(dry["Retry-After"]) - int(real["Retry-After"])) <= 1
 
 
 @pytest.mark.parametrize(
