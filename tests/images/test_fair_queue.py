@@ -3,7 +3,9 @@
 SPEC §6: with one worker slot, if user A has 30 jobs queued and user B then
 queues one, B's job starts before A's third next job starts. Here A queues
 fewer jobs (each takes a fraction of a second) which changes nothing: A's
-backlog only has to outlast the in-flight limit.
+backlog only has to outlast the in-flight limit. The workers start once both
+users have queued, so how fast this machine runs A's jobs while A is still
+queueing them does not change the backlog B finds.
 """
 
 from __future__ import annotations
@@ -31,10 +33,9 @@ def token(user) -> str:
 
 
 def queue_and_run(env: dict[str, str], tmp_path, *, workers: int) -> tuple[list[Generation], Generation]:
+    """A queues A_JOBS, then B queues one, then the workers start: A's whole backlog is there, whatever the speed."""
     a, b = UserFactory(), UserFactory()
     with ExitStack() as stack:
-        for index in range(workers):
-            stack.enter_context(celery_worker(tmp_path / f"worker-{index}.log", env=env))
         base = stack.enter_context(web_server(tmp_path / "web.log", env=env))
         for index in range(A_JOBS):
             status, _ = call("POST", f"{base}/api/v1/generations", token(a),
@@ -44,6 +45,8 @@ def queue_and_run(env: dict[str, str], tmp_path, *, workers: int) -> tuple[list[
             "POST", f"{base}/api/v1/generations", token(b), {"prompt": "slow-0.4 b", "provider": "fake"}
         )
         assert status == 202
+        for index in range(workers):
+            stack.enter_context(celery_worker(tmp_path / f"worker-{index}.log", env=env))
         wait_for(
             lambda: Generation.objects.filter(status="succeeded").count() == A_JOBS + 1,
             timeout=120,
@@ -80,7 +83,7 @@ def test_with_two_workers_on_sqs_a_second_user_is_not_starved(moto_url, tmp_path
         CELERY_BROKER_URL="sqs://",
         SQS_QUEUE_NAME=queue,
         IMAGEGEN_VAR_DIR=str(tmp_path),
-        GENERATION_IN_FLIGHT_LIMIT="3",
+        GENERATION_IN_FLIGHT_LIMIT="2",  # the workers' slots: none of A's jobs waits in the broker
     )
 
     a_jobs, b_job = queue_and_run(env, tmp_path, workers=2)
