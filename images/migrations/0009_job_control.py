@@ -5,29 +5,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('images', '0008_image_search_index'),
+        ("images", "0008_image_search_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='generation',
-            name='deadline_at',
+            model_name="generation",
+            name="deadline_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='generation',
-            name='held',
+            model_name="generation",
+            name="held",
             field=models.BooleanField(default=False),
         ),
         migrations.AddIndex(
-            model_name='generation',
-            index=models.Index(condition=models.Q(('held', True), ('status', 'queued')), fields=['user', 'created_at'], name='gen_held_user_created'),
+            model_name="generation",
+            index=models.Index(
+                condition=models.Q(("held", True), ("status", "queued")),
+                fields=["user", "created_at"],
+                name="gen_held_user_created",
+            ),
         ),
         migrations.AddIndex(
-            model_name='generation',
-            index=models.Index(condition=models.Q(('deadline_at__isnull', False)), fields=['deadline_at'], name='gen_deadline'),
+            model_name="generation",
+            index=models.Index(
+                condition=models.Q(("deadline_at__isnull", False)), fields=["deadline_at"], name="gen_deadline"
+            ),
         ),
     ]
