@@ -10,7 +10,8 @@ Sections: ``api`` (bench_api: requests/s and latency of the read endpoints and o
 /generations against a bare Django view), ``pipeline`` (bench_pipeline: what the queue, worker
 and storage add to a job, embedded broker and SQS on moto), ``derivatives`` (bench_derivatives:
 make_derivatives against naive Pillow), ``queries`` (bench_queries: SQL queries per list page
-at 1 and 100 rows). Every ratio is ours / reference. The table is printed and written, with
+at 1 and 100 rows), ``scheduler`` (bench_scheduler: the fair queue's added latency per job
+against creating a job without it). Every ratio is ours / reference. The table is printed and written, with
 every raw figure, to bench/out/results.json. Figures only: nothing here passes or fails on speed.
 A section that breaks is reported in the table and makes the exit status 1.
 """
@@ -34,7 +35,7 @@ from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = BASE_DIR / "bench" / "out" / "results.json"
-SECTIONS = ("api", "pipeline", "derivatives", "queries")
+SECTIONS = ("api", "pipeline", "derivatives", "queries", "scheduler")
 PIPELINE_MODES = ("embedded", "sqs")
 
 Row = dict[str, Any]
@@ -61,6 +62,12 @@ def run_queries(quick: bool) -> dict:
     from bench import bench_queries
 
     return bench_queries.run(quick=quick)
+
+
+def run_scheduler(quick: bool) -> dict:
+    from bench import bench_scheduler
+
+    return bench_scheduler.run(quick=quick)
 
 
 def run_pipeline(quick: bool) -> dict:
@@ -108,6 +115,7 @@ RUNNERS: dict[str, Callable[[bool], dict]] = {
     "pipeline": run_pipeline,
     "derivatives": run_derivatives,
     "queries": run_queries,
+    "scheduler": run_scheduler,
 }
 
 # --- Rows ----------------------------------------------------------------------------------------
@@ -207,11 +215,26 @@ def queries_rows(result: dict) -> list[Row]:
     return rows
 
 
+def scheduler_rows(result: dict) -> list[Row]:
+    rows = []
+    for backend in result["backends"]:
+        bench, reference = f"Scheduler ({backend['backend']})", "create, no fair queue"
+        held = f"{backend['held']} jobs of {backend['users']} users held; median of {backend['jobs']}"
+        rows.append(row(bench, "fair queue's added latency per job ms (target <= 10)", backend["added_ms"],
+                        backend["create_plain_ms"], reference, held))  # fmt: skip
+        rows.append(row(bench, "create with the fair queue ms", backend["create_fair_ms"], backend["create_plain_ms"],
+                        reference))  # fmt: skip
+        rows.append(row(bench, "admission after a job ends ms", backend["admit_ms"], backend["create_plain_ms"],
+                        reference, f"p90 {backend['admit_p90_ms']:.1f} ms"))  # fmt: skip
+    return rows
+
+
 ROWS: dict[str, Callable[[dict], list[Row]]] = {
     "api": api_rows,
     "pipeline": pipeline_rows,
     "derivatives": derivative_rows,
     "queries": queries_rows,
+    "scheduler": scheduler_rows,
 }
 
 # --- Output --------------------------------------------------------------------------------------

@@ -522,6 +522,14 @@ SWEEPER_INTERVAL = env_int("SWEEPER_INTERVAL", 30, minimum=1)
 PUBLISH_RETRY_INTERVAL = env_int("PUBLISH_RETRY_INTERVAL", 5, minimum=1)
 PUBLISH_RETRY_MAX_SECONDS = env_int("PUBLISH_RETRY_MAX_SECONDS", 30, minimum=1)
 MAX_WAIT_SECONDS = 60
+# The fair queue (docs/architecture.md): at most this many jobs have a broker message at once (queued
+# with one, or running); the rest wait their user's turn. Set it to the worker slots of all workers
+# together plus one or two: more weakens fairness, fewer leaves slots idle. 0 sends every job at once.
+GENERATION_IN_FLIGHT_LIMIT = env_int("GENERATION_IN_FLIGHT_LIMIT", 4, minimum=0)
+# Shares of the queue per tier (a tier not listed: 1): "pro:2" gives a pro user two turns to a free user's one.
+TIER_QUEUE_WEIGHTS = env_int_map("TIER_QUEUE_WEIGHTS", "free:1,pro:2,enterprise:4")
+# The longest deadline (Cancel-After, deadline_seconds) a job may ask for.
+GENERATION_MAX_DEADLINE_SECONDS = env_int("GENERATION_MAX_DEADLINE_SECONDS", 24 * 3600, minimum=10)
 # Per web process; keep it below GUNICORN_THREADS so waiting requests never take every thread.
 MAX_WAITING_REQUESTS = env_int("MAX_WAITING_REQUESTS", 12, minimum=1)
 WEBHOOK_TIMEOUT = env_int("WEBHOOK_TIMEOUT", 10, minimum=1)

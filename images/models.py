@@ -75,6 +75,10 @@ class Generation(models.Model):
     partial_frames = models.JSONField(default=list, blank=True)
     # Tokens the provider reported ({input_tokens, output_tokens, ...}); empty when it reports none.
     usage = models.JSONField(default=dict, blank=True)
+    # The fair queue (images/services/scheduling.py): a queued job waiting for its user's turn has no message yet.
+    held = models.BooleanField(default=False)
+    # Cancel-After / deadline_seconds: not ended by then, it is canceled (images/services/deadlines.py).
+    deadline_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -95,6 +99,12 @@ class Generation(models.Model):
                 condition=Q(status="queued", published_at__isnull=True),
                 name="gen_owed_message",
             ),
+            models.Index(
+                fields=["user", "created_at"],
+                condition=Q(status="queued", held=True),
+                name="gen_held_user_created",
+            ),
+            models.Index(fields=["deadline_at"], condition=Q(deadline_at__isnull=False), name="gen_deadline"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -13,7 +13,7 @@ MAX_PROMPT = 4000
 MAX_N = 4
 MAX_REFERENCES = 4
 MAX_METADATA_BYTES = 4096
-WEBHOOK_EVENTS = ("started", "completed", "failed")
+WEBHOOK_EVENTS = ("started", "progress", "completed", "failed")
 QUALITIES = ("auto", "low", "medium", "high", "standard", "hd")
 MAX_SEED = 2**63 - 1
 

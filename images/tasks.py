@@ -10,6 +10,7 @@ from django.conf import settings
 from imagegen.database import DATABASE_ERRORS, is_database_unavailable, outage_backoff, reset_connections
 from images.services.pipeline import generation_run
 from images.services.publishing import generation_publish, generations_publish_owed
+from images.services.scheduling import generations_admit_quietly, holds_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +47,15 @@ def run_generation(self: Task, generation_id: str) -> str:
         # A new message, due later; this one is acknowledged. If the broker does
         # not take it, the job is owed a message and re-sent (publishing.py).
         generation_publish(generation_id=generation_id, countdown=outcome.retry_in)
+    elif holds_jobs():
+        generations_admit_quietly()  # the job ended: the next user's turn (the fair queue)
     return outcome.status
 
 
 @shared_task(name="images.publish_owed_generations")
 def publish_owed_generations() -> dict[str, int]:
+    if holds_jobs():
+        generations_admit_quietly()  # also beat's safety net for admissions a crashed process did not make
     return generations_publish_owed()
 
 

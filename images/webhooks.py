@@ -18,7 +18,14 @@ import uuid
 from images.jobs import DELIVER_WEBHOOK, job
 from images.models import Generation, WebhookDelivery
 
-EVENT_TYPES = {"started": "generation.started", "completed": "generation.completed", "failed": "generation.failed"}
+EVENT_TYPES = {
+    "started": "generation.started",
+    "progress": "generation.progress",
+    "completed": "generation.completed",
+    "failed": "generation.failed",
+}
+# At most one "progress" event per job in this many seconds (images/services/pipeline.py's JobTracker).
+PROGRESS_EVENT_INTERVAL = 1.0
 
 
 def sign(*, secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:

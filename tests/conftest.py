@@ -33,6 +33,14 @@ def _fresh_readiness_checks() -> None:
     health.clear_cache()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_queue_figures() -> None:
+    """The queue's counts and run times are kept per process for a few seconds: one test's must not leak."""
+    from images.services import estimates
+
+    estimates.forget()
+
+
 @pytest.fixture
 def user(db):
     return UserFactory()

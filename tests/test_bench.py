@@ -38,6 +38,7 @@ EXPECTED_MEASURES = {
         "GET /api/v1/generations?limit=50: SQL queries with 100 rows",
         "GET /api/v1/public/images?limit=50: SQL queries with 100 rows",
     ],
+    "scheduler": ["fair queue's added latency per job ms", "admission after a job ends ms"],
 }
 
 

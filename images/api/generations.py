@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from imagegen.api.cancel_after import HEADER as CANCEL_AFTER
+from imagegen.api.cancel_after import cancel_after_seconds
 from imagegen.api.errors import ErrorSerializer
 from imagegen.api.etags import IF_NONE_MATCH, not_modified, response_etag
 from imagegen.api.idempotency import IDEMPOTENCY_KEY, idempotency_key_header
@@ -16,15 +18,18 @@ from imagegen.api.prefer import prefer_wait_seconds
 from imagegen.api.schema import links
 from images.api import examples
 from images.api.filters import GenerationFilter
-from images.api.serializers import GenerationCreateSerializer, GenerationSerializer
+from images.api.serializers import DryRunSerializer, GenerationCreateSerializer, GenerationSerializer
+from images.services.deadlines import check_deadline_seconds
 from images.services.generations import (
     WAIT_SLOTS,
     generation_cancel,
     generation_create,
     generation_detail,
+    generation_dry_run,
     generation_get,
     generation_queryset,
     generation_wait,
+    with_queue_estimates,
 )
 from images.storage import url_epoch
 
@@ -53,10 +58,19 @@ class GenerationListCreateView(generics.ListAPIView):
     def get(self, request: Request) -> Response:
         return super().get(request)
 
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        # The page's queued generations get their place in the queue in one query, not one each.
+        return with_queue_estimates(user=self.request.user, generations=list(page)) if page is not None else None
+
     @extend_schema(
         request=GenerationCreateSerializer,
         responses={
-            200: GenerationSerializer,
+            200: PolymorphicProxySerializer(
+                component_name="GenerationOrDryRun",
+                serializers=[GenerationSerializer, DryRunSerializer],
+                resource_type_field_name=None,
+            ),
             202: GenerationSerializer,
             404: ErrorSerializer,
             409: ErrorSerializer,
@@ -64,8 +78,15 @@ class GenerationListCreateView(generics.ListAPIView):
         parameters=[
             IDEMPOTENCY_KEY,
             OpenApiParameter("Prefer", str, OpenApiParameter.HEADER, description="wait=N (N ≤ 60) holds the reply"),
+            OpenApiParameter(
+                CANCEL_AFTER,
+                str,
+                OpenApiParameter.HEADER,
+                pattern=r"^(?!0+[sm]$)[0-9]{1,7}[sm]$",
+                description="A deadline, e.g. 30s or 5m: not ended by then, the job is canceled (deadline_exceeded)",
+            ),
         ],
-        summary="Queue a generation",
+        summary="Queue a generation (or, with dry_run, check and estimate it)",
         examples=examples.GENERATION_CREATE,
         extensions=links(
             ("200", "202"),
@@ -74,17 +95,25 @@ class GenerationListCreateView(generics.ListAPIView):
         ),
         description="202 while it runs, 200 once it has ended (`Prefer: wait`, or a replay of an ended one). "
         "404 `not_found`: a reference image is not the caller's. 409 `idempotency_key_reused`: the key came "
-        "with another body. 429: throttled or over the daily quota.",
+        "with another body. 429: throttled or over the daily quota. With `dry_run: true`, 200 with the estimate "
+        "and the quota's effect, nothing created.",
     )
     def post(self, request: Request) -> Response:
         serializer = GenerationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         wait = prefer_wait_seconds(request)  # a bad header is a 400 before anything is created
+        deadline = _deadline_seconds(cancel_after_seconds(request), serializer.validated_data["deadline_seconds"])
+        if serializer.validated_data["dry_run"]:
+            dry_run = generation_dry_run(
+                user=request.user, params=serializer.validated_data["params"], deadline_seconds=deadline
+            )
+            return Response(DryRunSerializer(dry_run).data)
         generation, created = generation_create(
             user=request.user,
             params=serializer.validated_data["params"],
             idempotency_key=idempotency_key_header(request),
             request_id=getattr(request._request, "request_id", ""),
+            deadline_seconds=deadline,
         )
         if wait and not generation.is_finished:
             with WAIT_SLOTS as got_slot:
@@ -98,6 +127,13 @@ class GenerationListCreateView(generics.ListAPIView):
         if not created:
             response["Idempotent-Replayed"] = "true"
         return response
+
+
+def _deadline_seconds(header: int | None, field: int | None) -> int | None:
+    """The header's deadline or the field's; both given, the sooner one. Out of range, the error names the header."""
+    check_deadline_seconds(header, field=CANCEL_AFTER)
+    given = [seconds for seconds in (header, field) if seconds is not None]
+    return min(given) if given else None
 
 
 class GenerationDetailView(APIView):

@@ -20,6 +20,7 @@ from images import params
 from images.models import Generation, Image
 from images.providers import configured_providers
 from images.services import resolver
+from images.services.generations import with_queue_estimates
 from images.services.library import MAX_TAG_LENGTH, MAX_TAGS
 from images.services.relocation import published
 from images.services.uploads import DIRECT_UPLOAD_TYPES, MAX_FILES
@@ -223,14 +224,17 @@ class GenerationSerializer(serializers.ModelSerializer):
     output_format = serializers.ChoiceField(choices=params.OUTPUT_FORMATS, read_only=True)
     output_compression = serializers.IntegerField(min_value=0, max_value=100, read_only=True, allow_null=True)
     background = serializers.ChoiceField(choices=params.BACKGROUNDS, read_only=True)
+    eta_seconds = serializers.SerializerMethodField()
+    deadline_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Generation
         fields = [
             "id", "status", "progress", "prompt", "negative_prompt", "style", "width", "height", "n", "seed",
             "provider", "model", "quality", "strength", "reference_images", "reference_image_urls", "images",
-            "error", "metadata", "webhook_url", "webhook_events", "queue_position", "created_at", "started_at",
-            "finished_at", "duration_ms", "output_format", "output_compression", "background",
+            "error", "metadata", "webhook_url", "webhook_events", "queue_position", "eta_seconds", "deadline_at",
+            "created_at", "started_at", "finished_at", "duration_ms", "output_format", "output_compression",
+            "background",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -248,13 +252,20 @@ class GenerationSerializer(serializers.ModelSerializer):
             return {"code": obj.error_code or "failed", "message": obj.error_message}
         return None
 
-    def get_queue_position(self, obj: Generation) -> int | None:
+    def _queue_estimate(self, obj: Generation) -> tuple[int | None, int | None]:
         if obj.status != Generation.Status.QUEUED:
-            return None
-        ahead = getattr(obj, "queued_ahead", None)
-        if ahead is None:
-            ahead = Generation.objects.filter(status=Generation.Status.QUEUED, created_at__lt=obj.created_at).count()
-        return ahead + 1
+            return None, None
+        if not hasattr(obj, "queue_position"):  # set with the rows by the services; else read now
+            with_queue_estimates(user=obj.user, generations=[obj])
+        return obj.queue_position, obj.eta_seconds
+
+    def get_queue_position(self, obj: Generation) -> int | None:
+        """Where the fair queue puts this job (1 = next to start); null unless queued."""
+        return self._queue_estimate(obj)[0]
+
+    def get_eta_seconds(self, obj: Generation) -> int | None:
+        """Seconds until this queued job should be done (recent runs of its provider and size); null unless queued."""
+        return self._queue_estimate(obj)[1]
 
     def to_representation(self, obj: Generation) -> dict:
         # Written out, like ImageSerializer's: a status poll renders one of these per request.
@@ -281,6 +292,8 @@ class GenerationSerializer(serializers.ModelSerializer):
             "webhook_url": obj.webhook_url,
             "webhook_events": obj.webhook_events,
             "queue_position": self.get_queue_position(obj),
+            "eta_seconds": self.get_eta_seconds(obj),
+            "deadline_at": iso_datetime(obj.deadline_at),
             "created_at": iso_datetime(obj.created_at),
             "started_at": iso_datetime(obj.started_at),
             "finished_at": iso_datetime(obj.finished_at),
@@ -389,6 +402,17 @@ class GenerationCreateSerializer(RejectUnknownFields):
     )
     background = serializers.ChoiceField(
         choices=params.BACKGROUNDS, default="auto", help_text="transparent needs output_format png or webp"
+    )
+
+    dry_run = serializers.BooleanField(
+        required=False, default=False, help_text="Validate and estimate only: nothing is created or counted"
+    )
+    deadline_seconds = serializers.IntegerField(
+        min_value=1,
+        max_value=settings.GENERATION_MAX_DEADLINE_SECONDS,
+        required=False,
+        allow_null=True,
+        help_text="Cancel the job if it has not ended this many seconds after it was queued (or header Cancel-After)",
     )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -508,7 +532,43 @@ class GenerationCreateSerializer(RejectUnknownFields):
             )
         except Invalid as exc:
             raise serializers.ValidationError({exc.field: [exc.message]}, code=exc.code) from None
-        return {"params": generation}
+        return {"params": generation, "dry_run": attrs["dry_run"], "deadline_seconds": attrs.get("deadline_seconds")}
+
+
+class DryRunQuotaSerializer(serializers.Serializer):
+    daily_limit = serializers.IntegerField(allow_null=True, help_text="null: unlimited")
+    used_today = serializers.IntegerField()
+    remaining_after = serializers.IntegerField(allow_null=True, help_text="null: unlimited")
+
+
+class DryRunSerializer(serializers.Serializer):
+    """What ``dry_run: true`` answers: the job as it would be queued, its estimate and its effect on the quota."""
+
+    dry_run = serializers.BooleanField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    n = serializers.IntegerField()
+    provider = serializers.CharField()
+    model = serializers.CharField()
+    estimated_seconds = serializers.IntegerField(help_text="Until done if queued now: the wait and the run")
+    quota = DryRunQuotaSerializer()
+
+    def to_representation(self, dry_run) -> dict:
+        params = dry_run.params
+        return {
+            "dry_run": True,
+            "width": params.width,
+            "height": params.height,
+            "n": params.n,
+            "provider": params.provider,
+            "model": params.model,
+            "estimated_seconds": dry_run.estimated_seconds,
+            "quota": {
+                "daily_limit": dry_run.daily_limit,
+                "used_today": dry_run.used_today,
+                "remaining_after": dry_run.remaining_after,
+            },
+        }
 
 
 # --- Images API: inputs and small output shapes ----------------------------------------

@@ -86,7 +86,8 @@ def deliver(*, generation_id: str, event: str, webhook_id: str, attempt: int) ->
             error=clipped(error),
             duration_ms=int((time.monotonic() - started) * 1000),
         )
-    if ok or attempt >= settings.WEBHOOK_MAX_ATTEMPTS:
+    # A progress event is stale by the time a retry would go: the next one says more.
+    if ok or attempt >= settings.WEBHOOK_MAX_ATTEMPTS or event == "progress":
         if not ok:
             logger.warning("webhook gave up", extra={"generation": generation_id, "event": event, "error": error})
         return None

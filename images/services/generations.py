@@ -7,11 +7,12 @@ import json
 import secrets
 import threading
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Prefetch, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -21,10 +22,12 @@ from imagegen.errors import Conflict, NotFound
 from imagegen.polling import poll
 from images.models import Generation, Image
 from images.params import MAX_SEED
-from images.services import transitions
+from images.services import scheduling, transitions
+from images.services.deadlines import check_deadline_seconds, deadline_at
+from images.services.estimates import eta_seconds
 from images.services.library import with_tag_names
 from images.services.publishing import generation_publish_on_commit, owed_fields
-from images.services.quotas import check_quota, daily_limit_for_tier
+from images.services.quotas import check_quota, daily_limit_for_tier, quota_for_user
 from images.services.resolver import GenerationParams
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -35,7 +38,7 @@ def _fingerprint(params: GenerationParams) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _owned_reference_images(*, user: User, ids: list[str], pending_ok: bool = False) -> list[str]:
+def owned_reference_images(*, user: User, ids: list[str], pending_ok: bool = False) -> list[str]:
     if not ids:
         return []
     states = [Image.Processing.READY, Image.Processing.PENDING] if pending_ok else [Image.Processing.READY]
@@ -74,6 +77,7 @@ def generation_create(
     idempotency_key: str | None = None,
     request_id: str = "",
     uploaded_references: bool = False,
+    deadline_seconds: int | None = None,
 ) -> tuple[Generation, bool]:
     """Create a generation and queue its job once the row is committed.
 
@@ -84,12 +88,17 @@ def generation_create(
     no error: the job is committed and its message re-sent later (publishing.py).
     ``uploaded_references``: the references were uploaded by this same request
     (an OpenAI edit) and may still be pending; the worker reads their raw bytes.
+    With the fair queue on, the job is created held and sent when its user's
+    turn comes (scheduling.py). ``deadline_seconds``: canceled if not ended by then.
     """
+    check_deadline_seconds(deadline_seconds)
     key = (idempotency_key or "").strip()[:255] or None
     fingerprint = _fingerprint(params)
     if key and (existing := _replay(user=user, key=key, fingerprint=fingerprint)):
         return existing, False
-    reference_images = _owned_reference_images(user=user, ids=params.reference_images, pending_ok=uploaded_references)
+    reference_images = owned_reference_images(user=user, ids=params.reference_images, pending_ok=uploaded_references)
+    held = scheduling.holds_jobs()
+    now = timezone.now()
     try:
         with transaction.atomic():
             if daily_limit_for_tier(user.tier) is not None:
@@ -123,10 +132,16 @@ def generation_create(
                 idempotency_key=key,
                 request_fingerprint=fingerprint,
                 request_id=request_id[:64],
-                enqueued_at=timezone.now(),
-                **owed_fields(),
+                enqueued_at=now,
+                deadline_at=deadline_at(deadline_seconds, now=now),
+                held=held,
+                **({} if held else owed_fields()),
             )
-            generation_publish_on_commit(generation_id=str(generation.id))
+            if held:
+                # Its turn may be now: admitted in this transaction, its message sent on commit.
+                scheduling.generations_admit()
+            else:
+                generation_publish_on_commit(generation_id=str(generation.id))
     except IntegrityError:
         # A concurrent request with the same key won the insert.
         if key and (existing := _replay(user=user, key=key, fingerprint=fingerprint)):
@@ -134,6 +149,40 @@ def generation_create(
         raise
     assert generation.seed <= MAX_SEED
     return generation, True
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What a request would do: the resolved job, its estimated time, and today's quota after it."""
+
+    params: GenerationParams
+    estimated_seconds: int
+    daily_limit: int | None
+    used_today: int
+    remaining_after: int | None
+
+
+def generation_dry_run(*, user: User, params: GenerationParams, deadline_seconds: int | None = None) -> DryRun:
+    """Check a request as :func:`generation_create` would, creating nothing; the same domain errors.
+
+    ``estimated_seconds``: until the job would be done if queued now (its wait in the fair queue and its run).
+    """
+    check_deadline_seconds(deadline_seconds)
+    owned_reference_images(user=user, ids=params.reference_images)
+    check_quota(user=user, requested=params.n)
+    quota = quota_for_user(user=user)
+    view = scheduling.queue_view(user_id=user.pk, tier=user.tier)
+    position = view.position(Generation.objects.filter(user=user, status=Generation.Status.QUEUED).count() + 1)
+    remaining = None if quota.remaining is None else quota.remaining - params.n
+    return DryRun(
+        params=params,
+        estimated_seconds=eta_seconds(
+            position=position, running=view.running, provider=params.provider, width=params.width, height=params.height
+        ),
+        daily_limit=quota.daily_limit,
+        used_today=quota.used_today,
+        remaining_after=remaining,
+    )
 
 
 def generation_cancel(*, user: User, generation_id: object) -> Generation:
@@ -146,24 +195,34 @@ def generation_cancel(*, user: User, generation_id: object) -> Generation:
     if not transitions.cancel(generation.pk, user_id=user.pk):
         generation.refresh_from_db(fields=["status"])
         raise Conflict("already_finished", f"generation already ended as {generation.status}")
+    scheduling.generations_admit_on_commit()  # its place in flight is free
     return generation_get(user=user, generation_id=generation.pk)
 
 
-def _queued_ahead() -> Subquery:
-    return Subquery(
-        Generation.objects.filter(status=Generation.Status.QUEUED, created_at__lt=OuterRef("created_at"))
-        .order_by()
-        .values("status")
-        .annotate(c=Count("pk"))
-        .values("c")
-    )
+def with_queue_estimates(*, user: User, generations: list[Generation]) -> list[Generation]:
+    """Set ``queue_position`` and ``eta_seconds`` on each generation (None unless queued); no query if none is."""
+    positions, running = scheduling.queue_positions(user_id=user.pk, tier=user.tier, generations=generations)
+    for generation in generations:
+        position = positions.get(generation.pk)
+        generation.queue_position = position
+        generation.eta_seconds = (
+            None
+            if position is None
+            else eta_seconds(
+                position=position,
+                running=running,
+                provider=generation.provider,
+                width=generation.width,
+                height=generation.height,
+            )
+        )
+    return generations
 
 
 def generation_queryset(*, user: User) -> QuerySet[Generation]:
     """The user's generations with what the API shows of them, in two queries whatever their number."""
     return (
         Generation.objects.filter(user=user)
-        .annotate(queued_ahead=Coalesce(_queued_ahead(), 0))
         .prefetch_related(Prefetch("images", queryset=with_tag_names(Image.objects.order_by("index"))))
         .order_by("-created_at", "-id")
     )
@@ -179,8 +238,8 @@ def _detail_rows(*, user_id: object, pk: object) -> QuerySet:
     # and tag, and a single row of NULLs for a generation without images.
     return (
         Generation.objects.filter(user_id=user_id, pk=pk)
-        .annotate(queued_ahead=Coalesce(_queued_ahead(), 0))
-        .values_list(*_GENERATION_FIELDS, "queued_ahead", *_IMAGE_LOOKUPS, "images__tags__name")
+        .annotate(queued_before=Coalesce(scheduling.queued_before(user_id=user_id), 0))
+        .values_list(*_GENERATION_FIELDS, "queued_before", *_IMAGE_LOOKUPS, "images__tags__name")
         .order_by("images__index", "images__id", "images__tags__name")
     )
 
@@ -196,7 +255,8 @@ _DETAIL = CompiledQuery(
 
 
 def generation_detail(*, user: User, generation_id: object) -> tuple[Generation, str]:
-    """One of the user's generations with its images and their tags, in one query; 404 otherwise.
+    """One of the user's generations with its images and their tags, in one query (and, while it is queued,
+    the queue's counts, read at most every few seconds per process: scheduling.py); 404 otherwise.
 
     Returns the generation (images in ``image_list``, each with ``tag_names``)
     and a fingerprint of every value read, which changes whenever what the API
@@ -211,7 +271,8 @@ def generation_detail(*, user: User, generation_id: object) -> tuple[Generation,
         raise NotFound("not_found", "generation not found")
     size = len(_GENERATION_FIELDS)
     generation = Generation.from_db("default", _GENERATION_FIELDS, rows[0][:size])
-    generation.queued_ahead = rows[0][size]
+    generation.queued_before = rows[0][size]
+    with_queue_estimates(user=user, generations=[generation])
     images: dict[object, Image] = {}
     for row in rows:
         values, tag = row[size + 1 : -1], row[-1]
@@ -224,7 +285,8 @@ def generation_detail(*, user: User, generation_id: object) -> tuple[Generation,
         if tag is not None:
             image.tag_names.append(tag)
     generation.image_list = list(images.values())
-    return generation, hashlib.blake2b(repr(rows).encode(), digest_size=16).hexdigest()
+    seen = repr((rows, generation.queue_position, generation.eta_seconds))
+    return generation, hashlib.blake2b(seen.encode(), digest_size=16).hexdigest()
 
 
 def generation_get(*, user: User, generation_id: object) -> Generation:

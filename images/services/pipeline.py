@@ -42,7 +42,7 @@ from images.services import transitions
 from images.services.derive import DerivedImage, conform_generated, derive_image
 from images.services.partials import PartialPublisher
 from images.storage import delete_keys, file_url, image_key, read_bytes, store_bytes
-from images.webhooks import queue_webhook
+from images.webhooks import PROGRESS_EVENT_INTERVAL, queue_webhook
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +140,7 @@ class JobTracker:
         self.lost = False
         self._last_write = 0.0
         self._last_check = 0.0
+        self._last_event = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{generation.pk}", daemon=True)
 
@@ -180,11 +181,27 @@ class JobTracker:
         with _passing_over_outages():
             if not _owned(self.generation, self.attempt).update(progress=value, heartbeat_at=timezone.now()):
                 self.lost = True
+            elif now - self._last_event >= PROGRESS_EVENT_INTERVAL:
+                self._last_event = now
+                self._progress_event()
+
+    def _progress_event(self) -> None:
+        # Only news for the receiver: a broker that refuses it must not fail the job.
+        try:
+            queue_webhook(generation=self.generation, event="progress")
+        except Exception:
+            logger.warning("could not queue a progress webhook", extra={"generation": str(self.generation.pk)})
 
     def should_cancel(self) -> bool:
         now = time.monotonic()
         if not self.lost and now - self._last_check >= settings.GENERATION_PROGRESS_INTERVAL:
             self._last_check = now
+            deadline = self.generation.deadline_at
+            if deadline is not None and timezone.now() >= deadline:
+                with _passing_over_outages():
+                    transitions.expire(self.generation.pk, now=timezone.now())  # the sweeper would, later
+                self.lost = True
+                return True
             # Unknown while the database is away; the final commit checks ownership again.
             with _passing_over_outages():
                 self.lost = not _owned(self.generation, self.attempt).exists()

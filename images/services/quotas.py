@@ -2,8 +2,9 @@
 
 ``settings.TIER_QUOTAS`` maps a tier to the images a user may request per UTC
 day (0 = unlimited). Usage is the sum of ``Generation.n`` over the user's
-generations created since 00:00 UTC today, whatever became of them: a request
-reserves its images when it is accepted.
+generations created since 00:00 UTC today, whatever became of them (but a
+job canceled by its deadline before it started): a request reserves its
+images when it is accepted.
 
 ``settings.TIER_UPLOAD_QUOTAS`` is the files a user may upload per UTC day,
 counted when an upload is accepted (a direct upload when its URL is handed
@@ -20,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -74,8 +75,13 @@ def _tier_limit(limits: dict[str, int], tier: str) -> int | None:
     return limit or None
 
 
+# A job whose deadline passed before it started cost nothing: it gives its images back.
+NEVER_RUN = Q(status=Generation.Status.CANCELED, error_code="deadline_exceeded", started_at__isnull=True)
+
+
 def images_requested_since(*, user: User, since: dt.datetime) -> int:
-    total = Generation.objects.filter(user=user, created_at__gte=since).aggregate(total=Sum("n"))["total"]
+    requested = Generation.objects.filter(user=user, created_at__gte=since).exclude(NEVER_RUN)
+    total = requested.aggregate(total=Sum("n"))["total"]
     return total or 0
 
 

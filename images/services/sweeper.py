@@ -11,7 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from images.models import Generation
-from images.services import transitions
+from images.services import scheduling, transitions
+from images.services.deadlines import generations_expire_overdue
 from images.services.publishing import generation_publish_on_commit
 
 logger = logging.getLogger(__name__)
@@ -22,7 +23,8 @@ WORKER_LOST = "the worker running this job stopped answering"
 
 
 def generations_sweep() -> dict[str, int]:
-    """Re-enqueue jobs queued too long; requeue or fail running jobs whose heartbeat stopped.
+    """Cancel jobs past their deadline; re-enqueue jobs queued too long; requeue or fail running jobs whose
+    heartbeat stopped; admit held jobs (scheduling.py).
 
     The last resort for a lost message: a message the broker did not take is
     re-sent much sooner by images/services/publishing.py.
@@ -32,10 +34,12 @@ def generations_sweep() -> dict[str, int]:
     """
     now = timezone.now()
     counts = {"requeued_lost": 0, "requeued_stale": 0, "failed_stale": 0}
+    counts["deadline_exceeded"] = generations_expire_overdue()
 
     queued_before = now - timedelta(seconds=settings.GENERATION_QUEUED_STALE_SECONDS)
+    # A held job has no message to lose: it waits for its turn (scheduling.py).
     for pk, enqueued_at in Generation.objects.filter(
-        status=Generation.Status.QUEUED, enqueued_at__lt=queued_before
+        status=Generation.Status.QUEUED, held=False, enqueued_at__lt=queued_before
     ).values_list("pk", "enqueued_at")[:BATCH]:
         with transaction.atomic():
             if transitions.requeue(pk, expect=Q(status=QUEUED, enqueued_at=enqueued_at), run_at=now, resend=True):
@@ -53,6 +57,8 @@ def generations_sweep() -> dict[str, int]:
             elif transitions.requeue(generation.pk, expect=read, run_at=now, resend=True):
                 generation_publish_on_commit(generation_id=str(generation.pk))
                 counts["requeued_stale"] += 1
-    if any(counts.values()):
+    # Ends found above free places in flight; and an admission a crashed process never made is made here.
+    counts["admitted"] = scheduling.generations_admit() if scheduling.holds_jobs() else 0
+    if any(counts[name] for name in ("requeued_lost", "requeued_stale", "failed_stale")):
         logger.warning("sweeper acted", extra=counts)
     return counts

@@ -42,7 +42,8 @@ def claim(generation_id: object, *, stale_before: dt.datetime, max_attempts: int
         | Q(status=RUNNING, heartbeat_at__lt=stale_before)
         | Q(status=RUNNING, heartbeat_at__isnull=True)
     )
-    taken = Generation.objects.filter(claimable, pk=generation_id, attempts__lt=max_attempts).update(
+    in_time = Q(deadline_at__isnull=True) | Q(deadline_at__gt=now)
+    taken = Generation.objects.filter(claimable, in_time, pk=generation_id, attempts__lt=max_attempts).update(
         status=RUNNING, attempts=F("attempts") + 1, progress=0, heartbeat_at=now,
         started_at=Coalesce(F("started_at"), now),
     )  # fmt: skip
@@ -52,6 +53,10 @@ def claim(generation_id: object, *, stale_before: dt.datetime, max_attempts: int
     if taken:
         return Claim(generation, True)
     if generation.status not in Generation.ACTIVE:
+        return Claim(generation, False, generation.status)
+    if generation.deadline_at is not None and generation.deadline_at <= now and expire(generation.pk, now=now):
+        # Checked here, not only by the sweeper: a job found past its deadline never starts.
+        generation.refresh_from_db()
         return Claim(generation, False, generation.status)
     if generation.status == RUNNING and generation.heartbeat_at and generation.heartbeat_at >= stale_before:
         return Claim(generation, False, "busy")  # its worker is alive
@@ -112,6 +117,25 @@ def cancel(generation_id: object, *, user_id: object | None = None) -> bool:
     )
 
 
+DEADLINE_MESSAGE = "The job was canceled: its deadline passed before it finished."
+
+
+def expire(generation_id: object, *, now: dt.datetime) -> bool:
+    """Cancel an active job whose deadline (``deadline_at``) is past, with error code ``deadline_exceeded``.
+
+    A job that never started is not counted against its user's quota (quotas.py).
+    """
+    return bool(
+        Generation.objects.filter(pk=generation_id, status__in=Generation.ACTIVE, deadline_at__lte=now).update(
+            status=Generation.Status.CANCELED,
+            cancel_requested=True,
+            finished_at=now,
+            error_code="deadline_exceeded",
+            error_message=DEADLINE_MESSAGE,
+        )
+    )
+
+
 def restart(generation_id: object) -> bool:
     """A failed or canceled job from scratch (staff): queued again, its message owed."""
     ended = Generation.objects.filter(
@@ -119,6 +143,7 @@ def restart(generation_id: object) -> bool:
     )
     changed = ended.update(
         status=QUEUED, progress=0, attempts=0, cancel_requested=False, error_code="", error_message="",
-        started_at=None, finished_at=None, heartbeat_at=None, enqueued_at=timezone.now(), **owed_fields(),
+        started_at=None, finished_at=None, heartbeat_at=None, enqueued_at=timezone.now(), held=False, deadline_at=None,
+        **owed_fields(),
     )  # fmt: skip
     return bool(changed)

@@ -119,7 +119,8 @@
       }
       if (text) {
         text.textContent = generation.status === "queued"
-          ? "Waiting for a worker" + (generation.queue_position ? " · position " + generation.queue_position + " in the queue" : "")
+          ? "Waiting for a worker" + (generation.queue_position ? " · position " + generation.queue_position + " in the queue" : "") +
+            (generation.eta_seconds != null ? " · done in about " + generation.eta_seconds + " s" : "")
           : "Rendering…";
       }
       if (FINISHED.includes(generation.status)) {

@@ -64,3 +64,11 @@ def s3(moto_url, settings, monkeypatch, media_root):
 
 def keys_in(client) -> set[str]:
     return {item["Key"] for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
+
+
+@pytest.fixture
+def sent_jobs(monkeypatch) -> list[str]:
+    """Generation ids sent to the broker, in order, instead of sending them."""
+    ids: list[str] = []
+    monkeypatch.setattr("images.tasks.run_generation.delay", lambda generation_id: ids.append(generation_id))
+    return ids

@@ -200,3 +200,64 @@ def test_a_redirect_from_the_receiver_is_not_followed(settings):
     assert seen == ["/hook"]
     delivery = WebhookDelivery.objects.get()
     assert (delivery.ok, delivery.status_code) == (False, 302)
+
+
+def test_a_running_job_sends_progress_events_at_most_once_a_second(settings, monkeypatch, media_root):
+    import itertools
+    import time
+
+    from images.services.pipeline import generation_run
+
+    settings.GENERATION_PROGRESS_INTERVAL = 0  # a progress write at each of the fake provider's 0.1 s steps
+    queued: list[tuple[str, float]] = []
+    monkeypatch.setattr(
+        "images.services.pipeline.queue_webhook",
+        lambda *, generation, event: queued.append((event, time.monotonic())),
+    )
+    generation = GenerationFactory(
+        provider="fake", model="fake-1", prompt="slow-2.5", webhook_url="https://example.com/hook",
+        webhook_events=["progress"],
+    )  # fmt: skip
+
+    generation_run(generation_id=str(generation.pk))
+
+    times = [at for event, at in queued if event == "progress"]
+    assert len(times) >= 2
+    assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(times))
+
+
+def test_a_progress_event_is_not_retried(receiver):
+    url, seen, statuses = receiver
+    statuses.append(500)
+    generation = GenerationFactory(webhook_url=url, webhook_events=["progress"], status="running", progress=40)
+
+    assert deliver(generation_id=str(generation.pk), event="progress", webhook_id="msg_p", attempt=1) is None
+    (request,) = seen
+    payload = json.loads(request["body"])
+    assert payload["type"] == "generation.progress" and payload["data"]["progress"] == 40
+
+
+def test_progress_is_an_event_a_generation_may_ask_for(api):
+    response = api.post(
+        "/api/v1/generations",
+        {"prompt": "x", "webhook_url": "https://example.com/hook", "webhook_events": ["progress", "completed"]},
+        format="json",
+    )
+
+    assert response.status_code == 202 and response.json()["webhook_events"] == ["progress", "completed"]
+
+
+def test_a_progress_event_the_broker_refuses_does_not_fail_the_job(settings, monkeypatch, media_root):
+    from images.services.pipeline import generation_run
+
+    settings.GENERATION_PROGRESS_INTERVAL = 0
+
+    def refused(*, generation, event):
+        if event == "progress":
+            raise ConnectionError("broker down")
+
+    monkeypatch.setattr("images.services.pipeline.queue_webhook", refused)
+    generation = GenerationFactory(provider="fake", model="fake-1", prompt="slow-0.5", webhook_events=["progress"],
+                                   webhook_url="https://example.com/hook")  # fmt: skip
+
+    assert generation_run(generation_id=str(generation.pk)).status == "succeeded"

@@ -27,6 +27,25 @@ def test_a_queued_generation_shows_its_place_in_the_queue(browser, user):
     assert "position 2 in the queue" in text(browser.get(f"/generations/{generation.pk}"))
 
 
+def test_a_queued_generation_shows_when_it_should_be_done(browser, user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    GenerationFactory(status="succeeded", started_at=now - timedelta(seconds=12), finished_at=now)
+    GenerationFactory(status="queued")
+    generation = GenerationFactory(user=user, status="queued")
+
+    # One job ahead of it and its own run, 12 s each, as the last run took.
+    assert "done in about 24 s" in text(browser.get(f"/generations/{generation.pk}"))
+
+
+def test_a_generation_canceled_by_its_deadline_says_so(browser, user):
+    generation = GenerationFactory(user=user, status="canceled", error_code="deadline_exceeded")
+    assert "its deadline passed" in text(browser.get(f"/generations/{generation.pk}"))
+
+
 def test_a_finished_generation_shows_its_images_and_stops_refreshing(browser, user):
     generation = generated(user, n=2)
     html = text(browser.get(f"/generations/{generation.pk}"))
