@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import time
+import zlib
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -38,9 +39,11 @@ from images.render.treatments import TREATMENTS, render_size, scene_from_referen
 MODEL = "builtin-v1"
 MIN_SIDE, MAX_SIDE = 16, 4096
 DEFAULT_STRENGTH = 0.6
-# PNG zlib level 1: at 1024x1024 level 6 took 3-5x the encode time (STACK.md: ~340 ms
-# against ~60 ms) for files 10-35% smaller. Storage is cheaper than a worker's CPU.
+# PNG zlib level 1 with the run-length strategy, chosen by measurement (make bench, "PNG encode";
+# docs/benchmarks.md): at 1024x1024 about a quarter of level 6's time and 30% less than level 1's
+# default strategy, for files ~1.2x level 6's. Storage is cheaper than a worker's CPU.
 PNG_COMPRESS_LEVEL = 1
+PNG_COMPRESS_TYPE = zlib.Z_RLE
 # Steps per image: the scene's stages, then style, reference blend, finish, encode.
 TICKS_PER_IMAGE = SCENE_TICKS + 3
 
@@ -89,7 +92,7 @@ def image_seed(request: RenderRequest, index: int) -> int:
 def encode_png(rgb: np.ndarray) -> bytes:
     """PNG bytes of a planar float RGB array: no ancillary chunks, so no timestamps."""
     buf = io.BytesIO()
-    to_image(rgb).save(buf, "PNG", compress_level=PNG_COMPRESS_LEVEL)
+    to_image(rgb).save(buf, "PNG", compress_level=PNG_COMPRESS_LEVEL, compress_type=PNG_COMPRESS_TYPE)
     return buf.getvalue()
 
 
