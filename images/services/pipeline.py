@@ -40,7 +40,7 @@ from images.providers import get_provider
 from images.providers.base import GeneratedImage, GenerationCanceled, ProviderError, ReferenceImage, RenderRequest
 from images.services import transitions
 from images.services.derive import DerivedImage, derive_image
-from images.storage import delete_keys, file_url, image_key, read_bytes, store_bytes
+from images.storage import delete_keys, file_url, image_key, read_bytes, store_bytes, store_many
 from images.webhooks import queue_webhook
 
 logger = logging.getLogger(__name__)
@@ -245,36 +245,41 @@ def _store_outputs(
             raise GenerationCanceled()
         image_id = output_image_id(generation.pk, index)
         derived = derive_image(output.data, png_text=_png_text(generation, index), generated=True)
+        files: dict[str, bytes] = {}
         for name, rendition in derived.files().items():
-            key = image_key(user_id=generation.user_id, image_id=image_id, name=name)
-            stored.append(key)
-            store_bytes(key, rendition.data)
-            rendition.key = key
+            rendition.key = image_key(user_id=generation.user_id, image_id=image_id, name=name)
+            files[rendition.key] = rendition.data
+        stored.extend(files)  # before writing: a failed write leaves nothing behind either
+        store_many(files, write=store_bytes)
         results.append((image_id, derived))
         tracker.progress(round(100 * (index + 1) / len(outputs)), share=(RENDER_SHARE, 99))
     return results
 
 
 def _finish_succeeded(generation: Generation, attempt: int, results: list[tuple[uuid.UUID, DerivedImage]]) -> bool:
+    # Four round trips: BEGIN, the conditional UPDATE (the guard, and the row's lock until COMMIT),
+    # one INSERT of every image, COMMIT.
     with transaction.atomic():
-        locked = _owned(generation, attempt).select_for_update().first()
-        if locked is None:
+        if not transitions.succeed(generation, attempt=attempt):
             # An earlier try whose commit went through while its connection dropped: ours, done.
             return Generation.objects.filter(
                 pk=generation.pk, status=Generation.Status.SUCCEEDED, attempts=attempt
             ).exists()
-        for index, (image_id, derived) in enumerate(results):
-            Image.objects.create(
-                id=image_id,
-                user_id=generation.user_id,
-                source=Image.Source.GENERATED,
-                generation=generation,
-                index=index,
-                prompt=generation.prompt,
-                processing=Image.Processing.READY,
-                **derived.image_fields(),
-            )
-        transitions.succeed(generation, attempt=attempt)
+        Image.objects.bulk_create(
+            [
+                Image(
+                    id=image_id,
+                    user_id=generation.user_id,
+                    source=Image.Source.GENERATED,
+                    generation=generation,
+                    index=index,
+                    prompt=generation.prompt,
+                    processing=Image.Processing.READY,
+                    **derived.image_fields(),
+                )
+                for index, (image_id, derived) in enumerate(results)
+            ]
+        )
         queue_webhook(generation=generation, event="completed")
     return True
 

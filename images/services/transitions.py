@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from imagegen.returning import update_returning
 from images.failures import clipped
 from images.models import Generation
 from images.services.publishing import owed_fields
@@ -42,15 +43,17 @@ def claim(generation_id: object, *, stale_before: dt.datetime, max_attempts: int
         | Q(status=RUNNING, heartbeat_at__lt=stale_before)
         | Q(status=RUNNING, heartbeat_at__isnull=True)
     )
-    taken = Generation.objects.filter(claimable, pk=generation_id, attempts__lt=max_attempts).update(
+    # One round trip when it is taken: the UPDATE hands back the claimed row.
+    taken = update_returning(
+        Generation.objects.filter(claimable, pk=generation_id, attempts__lt=max_attempts),
         status=RUNNING, attempts=F("attempts") + 1, progress=0, heartbeat_at=now,
         started_at=Coalesce(F("started_at"), now),
     )  # fmt: skip
+    if taken is not None:
+        return Claim(taken, True)
     generation = Generation.objects.filter(pk=generation_id).first()
     if generation is None:
         return Claim(None, False, "missing")
-    if taken:
-        return Claim(generation, True)
     if generation.status not in Generation.ACTIVE:
         return Claim(generation, False, generation.status)
     if generation.status == RUNNING and generation.heartbeat_at and generation.heartbeat_at >= stale_before:
