@@ -104,10 +104,13 @@ def _measure(jobs: int) -> dict:
                 should_cancel=lambda: False,
             )
             render = time.perf_counter() - started
+            if not index:
+                warm_cpu = _cpu_seconds(worker.pid)
             if index:
                 latencies.append((generation.finished_at - generation.created_at).total_seconds())
                 pickups.append((generation.started_at - generation.created_at).total_seconds())
                 renders.append(render)
+        worker_cpu = _cpu_seconds(worker.pid) - warm_cpu
     finally:
         worker.terminate()
         worker.wait(timeout=30)
@@ -122,7 +125,15 @@ def _measure(jobs: int) -> dict:
         "pickup_ms": statistics.median(pickups) * 1000,
         "pickup_p90_ms": sorted(pickups)[int(len(pickups) * 0.9) - 1] * 1000,
         "done": Generation.objects.filter(status="succeeded").count(),
+        # The worker's main process only receives and acknowledges messages: its CPU is the broker's cost.
+        "worker_main_cpu_ms_per_job": worker_cpu * 1000 / jobs,
     }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
