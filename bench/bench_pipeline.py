@@ -31,8 +31,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 SIZE = 512
 
 
-def _run_mode(mode: str, jobs: int) -> dict:
-    """Run this module with --child in a fresh environment; returns its JSON figures."""
+def _run_mode(mode: str, jobs: int, *, tree: Path = BASE_DIR) -> dict:
+    """Run this module with --child in a fresh environment; returns its JSON figures.
+
+    ``tree``: the checkout whose code runs the jobs (another commit's, for a before/after run).
+    """
     from tests.support.moto import aws_env, boto3_client, moto_server
 
     with tempfile.TemporaryDirectory(prefix=f"imagegen-bench-{mode}-") as var:
@@ -45,7 +48,7 @@ def _run_mode(mode: str, jobs: int) -> dict:
             LOG_LEVEL="WARNING",
         )
         if mode == "embedded":
-            return _child(env, jobs)
+            return _child(env, jobs, tree=tree)
         if mode == "postgresql":
             with _database(os.environ["BENCH_DATABASE_URL"]) as url:
                 return _child({**env, "DATABASE_URL": url}, jobs)
@@ -56,7 +59,7 @@ def _run_mode(mode: str, jobs: int) -> dict:
             boto3_client("s3", endpoint).create_bucket(Bucket="imagegen-bench")
             env.update(aws_env(endpoint), CELERY_BROKER_URL="sqs://", SQS_QUEUE_NAME="imagegen-bench",
                        IMAGE_S3_BUCKET="imagegen-bench")  # fmt: skip
-            return _child(env, jobs)
+            return _child(env, jobs, tree=tree)
 
 
 @contextlib.contextmanager
@@ -74,9 +77,9 @@ def _database(server_url: str) -> Iterator[str]:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def _child(env: dict[str, str], jobs: int, *extra: str) -> dict:
+def _child(env: dict[str, str], jobs: int, *extra: str, tree: Path = BASE_DIR) -> dict:
     cmd = [sys.executable, "-m", "bench.bench_pipeline", "--child", "--jobs", str(jobs), *extra]
-    result = subprocess.run(cmd, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=1800)
+    result = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=1800)
     if result.returncode != 0:
         raise RuntimeError(result.stderr[-3000:])
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -65,19 +65,26 @@ def run_queries(quick: bool) -> dict:
     return bench_queries.run(quick=quick)
 
 
-def run_pipeline(quick: bool) -> dict:
+def run_pipeline(quick: bool, against: str | None = None) -> dict:
     """bench_pipeline's measurement, each broker in its own fresh environment.
 
     ``postgresql`` (the embedded broker with a PostgreSQL database, where waiting requests wake on
     NOTIFY) runs when ``BENCH_DATABASE_URL`` names a server; ``upload40mp`` is the worker's peak
-    memory on a 40 MP upload.
+    memory on a 40 MP upload. With ``against``, that commit runs the embedded and SQS jobs too
+    (its own bench child), each right after this one's.
     """
-    from bench import bench_pipeline
+    from bench import bench_api, bench_pipeline
 
     jobs = 2 if quick else 50
     modes = [*PIPELINE_MODES, *(["postgresql"] if os.environ.get("BENCH_DATABASE_URL") else [])]
-    return {"jobs": jobs, "size": bench_pipeline.SIZE,
-            "modes": {mode: bench_pipeline._run_mode(mode, jobs) for mode in modes},
+    results, before = {}, {}
+    with contextlib.ExitStack() as stack:
+        tree = stack.enter_context(bench_api.checkout(against)) if against else None
+        for mode in modes:
+            results[mode] = bench_pipeline._run_mode(mode, jobs)
+            if tree and mode in PIPELINE_MODES:
+                before[mode] = bench_pipeline._run_mode(mode, jobs, tree=tree)
+    return {"jobs": jobs, "size": bench_pipeline.SIZE, "modes": results, "against": against, "before": before,
             "upload": bench_pipeline._run_mode("upload40mp", 1)}  # fmt: skip
 
 
@@ -221,6 +228,13 @@ def pipeline_rows(result: dict) -> list[Row]:
             rows.append(row("Prefer: wait", f"{mode}: job end → answer ms ({how}), median", r["answer_ms"],
                             r["backoff_answer_ms"], "back-off poll (before)",
                             f"p90 {r['answer_p90_ms']:.0f}, before {r['backoff_answer_p90_ms']:.0f}"))  # fmt: skip
+        old = result.get("before", {}).get(mode)
+        if old:
+            rev = result["against"]
+            rows.append(row("Pipeline", f"{mode} broker: overhead ms, this commit vs {rev}", r["overhead_ms"],
+                            old["overhead_ms"], rev,
+                            f"p90 {r['overhead_p90_ms']:.0f} vs {old['overhead_p90_ms']:.0f} ms; claimed after p90 "
+                            f"{r['pickup_p90_ms']:.0f} vs {old['pickup_p90_ms']:.0f} ms"))  # fmt: skip
         if r.get("worker_main_cpu_ms_per_job") is not None:
             rows.append(row("Pipeline", f"{mode} broker: worker main process CPU ms per job",
                             r["worker_main_cpu_ms_per_job"]))  # fmt: skip
@@ -395,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.against:
         runners["api"] = functools.partial(run_api, against=args.against)
         runners["derivatives"] = functools.partial(run_derivatives, against=args.against)
+        runners["pipeline"] = functools.partial(run_pipeline, against=args.against)
     sys.path.insert(0, str(BASE_DIR))
     chosen = [s for s in SECTIONS if s in (args.only or SECTIONS)]
     started = dt.datetime.now(dt.UTC)
