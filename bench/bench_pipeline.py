@@ -151,6 +151,7 @@ def _measure(jobs: int) -> dict:
         # From the row's creation to a worker claiming it: the broker's share of the overhead.
         "pickup_ms": statistics.median(pickups) * 1000,
         "pickup_p90_ms": sorted(pickups)[int(len(pickups) * 0.9) - 1] * 1000,
+        "pickups_ms": sorted(round(p * 1000) for p in pickups),
         "done": Generation.objects.filter(status="succeeded").count(),
         "answer_ms": statistics.median(answers) * 1000,
         "answer_p90_ms": _p90(answers) * 1000,

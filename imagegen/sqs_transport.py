@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kombu.asynchronous import get_event_loop
 from kombu.asynchronous.http.curl import CurlClient
 from kombu.transport import SQS
 
@@ -73,9 +74,11 @@ class Channel(SQS.Channel):
         super().__init__(*args, **kwargs)
 
     def asynsqs(self, queue: str | None = None) -> Any:
-        # kombu's SQS connections take the HTTP client the event loop holds: make it ours first.
-        if self.hub is not None and not isinstance(getattr(self.hub, "_current_http_client", None), _CurlClient):
-            self.hub._current_http_client = _CurlClient(self.hub)
+        # kombu's SQS connections take the HTTP client the event loop holds: make it ours first. The
+        # worker's loop may be set after this channel was made, so it is looked up now.
+        hub = self.hub or get_event_loop()
+        if hub is not None and not isinstance(getattr(hub, "_current_http_client", None), _CurlClient):
+            hub._current_http_client = _CurlClient(hub)
         return super().asynsqs(queue)
 
     def _on_messages_ready(self, queue: str, qname: str, messages: Any) -> int:
