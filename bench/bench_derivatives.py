@@ -1,9 +1,11 @@
-"""Benchmark: ``make_derivatives`` against a naive Pillow version, and builtin render times.
+"""Benchmark: ``make_derivatives`` against a naive Pillow version and pyvips, and builtin render times.
 
 Run from the repository root with the virtualenv: ``python -m bench.bench_derivatives``.
 Prints figures only (no assertions). Each derivative variant runs in a fresh
 subprocess so its peak memory (VmHWM from /proc, which counts Pillow's C
-buffers that tracemalloc cannot see) is its own.
+buffers that tracemalloc cannot see) is its own. Inputs: the 4000x3000 test
+photo as JPEG, PNG and WebP (``INPUTS``). ``webp_methods`` and ``png_levels``
+measure the encoder settings processing.py and the builtin renderer use.
 
 Options: ``--runs N`` (default 5), ``--no-render`` to skip the renderer timings.
 """
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +32,10 @@ from images.processing import JPEG_QUALITY, WEBP_METHOD, WEBP_QUALITY, make_deri
 SIZE = (4000, 3000)
 THUMBS = (256, 768)
 WEBP_MAX = 2048
-VARIANTS = ("naive", "make_derivatives", "make_derivatives(reencode_original=False)")
+VARIANTS = ("naive", "make_derivatives", "make_derivatives(reencode_original=False)", "pyvips",
+            "pyvips(shrink-on-load)")  # fmt: skip
+# Input format → the variants measured on it (naive, the reference, on the JPEG only).
+INPUTS = {"JPEG": VARIANTS, "PNG": VARIANTS[1:], "WEBP": VARIANTS[1:]}
 
 
 def test_photo() -> bytes:
@@ -44,6 +50,16 @@ def test_photo() -> bytes:
     arr += rng.normal(0, 18, (h, w, 1)).astype(np.float32)
     buf = io.BytesIO()
     Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def test_input(fmt: str) -> bytes:
+    """The test photo's pixels as ``fmt`` (JPEG q90; PNG at level 1; WebP q90)."""
+    data = test_photo()
+    if fmt == "JPEG":
+        return data
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(data)).save(buf, fmt, **({"compress_level": 1} if fmt == "PNG" else {"quality": 90}))
     return buf.getvalue()
 
 
@@ -78,6 +94,67 @@ def naive(data: bytes) -> dict[str, bytes]:
     return out
 
 
+def _vips():
+    from bench.vips_derivatives import vips_derivatives
+
+    return vips_derivatives
+
+
+def webp_methods(runs: int = 3) -> dict[str, dict[int, dict[str, float]]]:
+    """WebP encode time (median ms) and size (bytes) of each method 0-6 at our quality, on two kinds of picture.
+
+    ``photo``: the 2048x1536 rendition of the test photo; ``generated``: a 1024x1024 builtin render.
+    """
+    photo = Image.open(io.BytesIO(test_photo())).resize((2048, 1536), Image.Resampling.LANCZOS)
+    pictures = {"photo 2048x1536": photo, "generated 1024x1024": Image.open(io.BytesIO(generated_png()))}
+    out: dict[str, dict[int, dict[str, float]]] = {}
+    for name, picture in pictures.items():
+        picture.load()
+        out[name] = {}
+        for method in range(7):
+            times, size = [], 0
+            for _ in range(runs):
+                buf = io.BytesIO()
+                start = time.perf_counter()
+                picture.save(buf, "WEBP", quality=WEBP_QUALITY, method=method)
+                times.append(time.perf_counter() - start)
+                size = len(buf.getvalue())
+            out[name][method] = {"ms": statistics.median(times) * 1000, "bytes": size}
+    return out
+
+
+def generated_png(size: int = 1024) -> bytes:
+    """A builtin render, as the worker gets it."""
+    from images.providers.base import RenderRequest
+    from images.providers.builtin import BuiltinProvider
+
+    request = RenderRequest(prompt="a calm mountain lake at sunset", width=size, height=size, seed=7)
+    return BuiltinProvider().generate(request, on_progress=lambda p: None, should_cancel=lambda: False)[0].data
+
+
+# PNG encoder settings measured for generated images: (zlib level, zlib strategy or None for the default).
+PNG_SETTINGS = ((6, None), (1, None), (1, zlib.Z_RLE), (2, None), (3, None))
+
+
+def png_levels(runs: int = 5) -> dict[str, dict[str, float]]:
+    """PNG encode time (median ms) and size of a 1024x1024 builtin render at each of ``PNG_SETTINGS``."""
+    picture = Image.open(io.BytesIO(generated_png()))
+    picture.load()
+    out: dict[str, dict[str, float]] = {}
+    for level, strategy in PNG_SETTINGS:
+        extra = {"compress_type": strategy} if strategy is not None else {}
+        times, size = [], 0
+        for _ in range(runs):
+            buf = io.BytesIO()
+            start = time.perf_counter()
+            picture.save(buf, "PNG", compress_level=level, **extra)
+            times.append(time.perf_counter() - start)
+            size = len(buf.getvalue())
+        name = f"level {level}" + (" Z_RLE" if strategy == zlib.Z_RLE else "")
+        out[name] = {"ms": statistics.median(times) * 1000, "bytes": size}
+    return out
+
+
 def _memory_kib(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -94,6 +171,8 @@ def child(variant: str, path: str, runs: int) -> None:
         "make_derivatives(reencode_original=False)": lambda: make_derivatives(
             data, max_pixels=50_000_000, reencode_original=False
         ),
+        "pyvips": lambda: _vips()(data),
+        "pyvips(shrink-on-load)": lambda: _vips()(data, reencode_original=False),
     }[variant]
     baseline = _memory_kib("VmRSS")
     wall, cpu = [], []

@@ -19,6 +19,7 @@ A section that breaks is reported in the table and makes the exit status 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -70,44 +72,83 @@ def run_scheduler(quick: bool) -> dict:
     return bench_scheduler.run(quick=quick)
 
 
-def run_pipeline(quick: bool) -> dict:
-    """bench_pipeline's measurement, each broker in its own fresh environment."""
-    from bench import bench_pipeline
+def run_pipeline(quick: bool, against: str | None = None) -> dict:
+    """bench_pipeline's measurement, each broker in its own fresh environment.
+
+    ``postgresql`` (the embedded broker with a PostgreSQL database, where waiting requests wake on
+    NOTIFY) runs when ``BENCH_DATABASE_URL`` names a server; ``upload40mp`` is the worker's peak
+    memory on a 40 MP upload. With ``against``, that commit runs the embedded and SQS jobs too
+    (its own bench child), each right after this one's.
+    """
+    from bench import bench_api, bench_pipeline
 
     jobs = 2 if quick else 50
-    return {"jobs": jobs, "size": bench_pipeline.SIZE,
-            "modes": {mode: bench_pipeline._run_mode(mode, jobs) for mode in PIPELINE_MODES}}  # fmt: skip
+    modes = [*PIPELINE_MODES, *(["postgresql"] if os.environ.get("BENCH_DATABASE_URL") else [])]
+    results, before = {}, {}
+    with contextlib.ExitStack() as stack:
+        tree = stack.enter_context(bench_api.checkout(against)) if against else None
+        for mode in modes:
+            results[mode] = bench_pipeline._run_mode(mode, jobs)
+            if tree and mode in PIPELINE_MODES:
+                before[mode] = bench_pipeline._run_mode(mode, jobs, tree=tree)
+    return {"jobs": jobs, "size": bench_pipeline.SIZE, "modes": results, "against": against, "before": before,
+            "upload": bench_pipeline._run_mode("upload40mp", 1)}  # fmt: skip
 
 
-def run_derivatives(quick: bool) -> dict:
+def run_derivatives(quick: bool, against: str | None = None) -> dict:
     """bench_derivatives' measurement: each variant once per round, every run in a fresh process.
 
-    Uses its test photo and its ``--child`` runner (one JSON line per run); rounds alternate the
-    variants so a busy moment on a shared machine falls on all of them.
+    Each input format (JPEG, PNG, WebP of the same 4000x3000 photo) goes through its variants;
+    rounds alternate the variants so a busy moment on a shared machine falls on all of them.
+    With ``against``, that commit's ``make_derivatives`` runs on the JPEG in the same rounds.
+    Then the WebP methods and PNG levels, measured in this process.
     """
-    from bench import bench_derivatives
+    from bench import bench_api, bench_derivatives
 
     runs = 1 if quick else 5
-    data = bench_derivatives.test_photo()
-    variants: dict[str, dict[str, Any]] = {
-        v: {"wall": [], "cpu": [], "peak_kib": 0, "baseline_kib": 0} for v in bench_derivatives.VARIANTS
-    }
-    with tempfile.NamedTemporaryFile(suffix=".jpg") as photo:
-        photo.write(data)
-        photo.flush()
-        for _ in range(runs):
-            for variant, figures in variants.items():
-                cmd = [sys.executable, "-m", "bench.bench_derivatives", "--child", variant, photo.name, "--runs", "1"]
-                done = subprocess.run(cmd, cwd=BASE_DIR, capture_output=True, text=True, timeout=600)
-                if done.returncode != 0:
-                    raise RuntimeError(f"bench_derivatives --child {variant}: {done.stderr[-2000:]}")
-                one = json.loads(done.stdout.strip().splitlines()[-1])
-                figures["wall"] += one["wall"]
-                figures["cpu"] += one["cpu"]
-                if one["peak_kib"] - one["baseline_kib"] > figures["peak_kib"] - figures["baseline_kib"]:
-                    figures["peak_kib"], figures["baseline_kib"] = one["peak_kib"], one["baseline_kib"]
+    inputs: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        trees = {"this": BASE_DIR}
+        if against:
+            trees["against"] = stack.enter_context(bench_api.checkout(against))
+        for fmt, names in bench_derivatives.INPUTS.items():
+            data = bench_derivatives.test_input(fmt)
+            cells = [("this", v) for v in names] + (
+                [("against", "make_derivatives")] if against and fmt == "JPEG" else []
+            )
+            variants: dict[str, dict[str, Any]] = {
+                (v if tree == "this" else f"make_derivatives at {against}"): {
+                    "wall": [], "cpu": [], "peak_kib": 0, "baseline_kib": 0} for tree, v in cells
+            }  # fmt: skip
+            photo = stack.enter_context(tempfile.NamedTemporaryFile(suffix=f".{fmt.lower()}"))
+            photo.write(data)
+            photo.flush()
+            for _ in range(runs):
+                for (tree, variant), figures in zip(cells, variants.values(), strict=True):
+                    cmd = [
+                        sys.executable,
+                        "-m",
+                        "bench.bench_derivatives",
+                        "--child",
+                        variant,
+                        photo.name,
+                        "--runs",
+                        "1",
+                    ]
+                    done = subprocess.run(cmd, cwd=trees[tree], capture_output=True, text=True, timeout=600)
+                    if done.returncode != 0:
+                        raise RuntimeError(f"bench_derivatives --child {variant}: {done.stderr[-2000:]}")
+                    one = json.loads(done.stdout.strip().splitlines()[-1])
+                    figures["wall"] += one["wall"]
+                    figures["cpu"] += one["cpu"]
+                    if one["peak_kib"] - one["baseline_kib"] > figures["peak_kib"] - figures["baseline_kib"]:
+                        figures["peak_kib"], figures["baseline_kib"] = one["peak_kib"], one["baseline_kib"]
+            inputs[fmt] = {"bytes": len(data), "variants": variants}
     width, height = bench_derivatives.SIZE
-    return {"size": f"{width}x{height}", "jpeg_bytes": len(data), "runs": runs, "variants": variants}
+    encoder_runs = 1 if quick else 5
+    return {"size": f"{width}x{height}", "runs": runs, "inputs": inputs, "against": against,
+            "webp_methods": bench_derivatives.webp_methods(encoder_runs),
+            "png_levels": bench_derivatives.png_levels(encoder_runs)}  # fmt: skip
 
 
 RUNNERS: dict[str, Callable[[bool], dict]] = {
@@ -170,38 +211,124 @@ def api_rows(result: dict) -> list[Row]:
     return rows
 
 
+# The issue's targets (issue 15): overhead median / p90 in ms by broker, the worker's peak on 40 MP.
+OVERHEAD_TARGETS_MS = {"embedded": (50, 100), "postgresql": (50, 100), "sqs": (100, 250)}
+UPLOAD_RSS_TARGET_MB = 400
+
+
 def pipeline_rows(result: dict) -> list[Row]:
     rows = []
     size = result["size"]
     for mode, r in result["modes"].items():
+        median_target, p90_target = OVERHEAD_TARGETS_MS.get(mode, (None, None))
+        target = f"target ≤ {median_target} / ≤ {p90_target} ms; " if median_target else ""
         rows.append(row("Pipeline", f"{mode} broker: job latency ms ({size}x{size}, median of {r['jobs']})",
                         r["latency_ms"], r["render_ms"], "render alone"))  # fmt: skip
         rows.append(row("Pipeline", f"{mode} broker: overhead ms (latency - render)", r["overhead_ms"],
-                        note=f"p90 {r['overhead_p90_ms']:.0f} ms; claimed after {r['pickup_ms']:.0f} ms"))  # fmt: skip
+                        note=f"{target}p90 {r['overhead_p90_ms']:.0f} ms"))  # fmt: skip
+        rows.append(row("Pipeline", f"{mode} broker: overhead p90 ms", r["overhead_p90_ms"]))
+        bare = r.get("bare_kombu")
+        note = f"median {r['pickup_ms']:.0f} ms" + (f"; bare kombu median {bare['ms']:.0f} ms" if bare else "")
+        rows.append(row("Pipeline", f"{mode} broker: job claimed after ms, p90", r["pickup_p90_ms"],
+                        bare["p90_ms"] if bare else None, "bare kombu consumer" if bare else "", note))  # fmt: skip
+        if "answer_ms" in r:
+            how = "NOTIFY" if mode == "postgresql" else "20 ms poll"
+            rows.append(row("Prefer: wait", f"{mode}: job end → answer ms ({how}), median", r["answer_ms"],
+                            r["backoff_answer_ms"], "back-off poll (before)",
+                            f"p90 {r['answer_p90_ms']:.0f}, before {r['backoff_answer_p90_ms']:.0f}"))  # fmt: skip
+        old = result.get("before", {}).get(mode)
+        if old:
+            rev = result["against"]
+            rows.append(row("Pipeline", f"{mode} broker: overhead ms, this commit vs {rev}", r["overhead_ms"],
+                            old["overhead_ms"], rev,
+                            f"p90 {r['overhead_p90_ms']:.0f} vs {old['overhead_p90_ms']:.0f} ms; claimed after p90 "
+                            f"{r['pickup_p90_ms']:.0f} vs {old['pickup_p90_ms']:.0f} ms"))  # fmt: skip
+        if r.get("worker_main_cpu_ms_per_job") is not None:
+            rows.append(row("Pipeline", f"{mode} broker: worker main process CPU ms per job",
+                            r["worker_main_cpu_ms_per_job"]))  # fmt: skip
+    upload = result.get("upload")
+    if upload:
+        peak_mb = upload["peak_mib"] * 1024 * 1024 / 1e6
+        refused = upload["over_limit_refused"] or "NOT refused"
+        note = (f"target ≤ {UPLOAD_RSS_TARGET_MB} MB; processed in {upload['seconds']:.1f} s; "
+                f"over {upload['max_image_pixels'] / 1e6:.0f} MP: {refused}")  # fmt: skip
+        rows.append(row("Upload 40 MP", f"worker peak RSS MB ({upload['size']} JPEG, solo pool)", peak_mb,
+                        upload["idle_mib"] * 1024 * 1024 / 1e6, "idle worker", note))  # fmt: skip
     return rows
+
+
+def _median_ms(values: list[float]) -> float:
+    return statistics.median(values) * 1000
+
+
+def _above_mib(figures: dict) -> float:
+    return (figures["peak_kib"] - figures["baseline_kib"]) / 1024
+
+
+# The issue's targets (issue 15), printed beside the figures.
+DERIVATIVES_TARGET_MS = 400
+DERIVATIVES_TARGET_MIB = 150
+PNG_TARGET_MS = 100
+PNG_TARGET_SIZE_RATIO = 1.3
 
 
 def derivative_rows(result: dict) -> list[Row]:
-    variants = result["variants"]
-    naive = variants["naive"]
-
-    def median_ms(values: list[float]) -> float:
-        return statistics.median(values) * 1000
-
-    def above_mib(figures: dict) -> float:
-        return (figures["peak_kib"] - figures["baseline_kib"]) / 1024
-
     runs, size = result["runs"], result["size"]
     rows = []
-    for variant in (v for v in variants if v != "naive"):
-        figures = variants[variant]
-        rows.append(row("Derivatives", f"{variant}: wall ms, {size} JPEG (median of {runs})",
-                        median_ms(figures["wall"]), median_ms(naive["wall"]), "naive Pillow"))  # fmt: skip
-        rows.append(row("Derivatives", f"{variant}: CPU ms", median_ms(figures["cpu"]), median_ms(naive["cpu"]),
-                        "naive Pillow"))  # fmt: skip
-        rows.append(row("Derivatives", f"{variant}: peak memory above baseline MiB", above_mib(figures),
-                        above_mib(naive), "naive Pillow"))  # fmt: skip
+    for fmt, figures in result["inputs"].items():
+        variants = figures["variants"]
+        ours, vips = variants["make_derivatives"], variants["pyvips"]
+        bench = f"Derivatives ({fmt})"
+        for name, reference, ref_name in (
+            ("make_derivatives", "pyvips", "pyvips, same files"),
+            ("make_derivatives(reencode_original=False)", "pyvips(shrink-on-load)", "pyvips shrink-on-load"),
+        ):
+            mine, theirs = variants[name], variants[reference]
+            target = f"target ≤ {DERIVATIVES_TARGET_MS} ms" if name == "make_derivatives" and fmt == "JPEG" else ""
+            rows.append(row(bench, f"{name}: wall ms, {size} {fmt} (median of {runs})", _median_ms(mine["wall"]),
+                            _median_ms(theirs["wall"]), ref_name,
+                            "; ".join(x for x in (target, f"CPU {_median_ms(mine['cpu']):.0f} ms") if x)))  # fmt: skip
+        rows.append(row(bench, "make_derivatives: peak memory above baseline MiB", _above_mib(ours), _above_mib(vips),
+                        "pyvips", f"target ≤ {DERIVATIVES_TARGET_MIB} MiB" if fmt == "JPEG" else ""))  # fmt: skip
+        vips_note = f"CPU {_median_ms(vips['cpu']):.0f} ms; {_above_mib(vips):.0f} MiB above baseline"
+        rows.append(row(bench, "pyvips (the alternative not picked): wall ms", _median_ms(vips["wall"]),
+                        _median_ms(ours["wall"]), "make_derivatives", vips_note))  # fmt: skip
+        if "naive" in variants:
+            rows.append(row(bench, "make_derivatives vs naive Pillow: wall ms", _median_ms(ours["wall"]),
+                            _median_ms(variants["naive"]["wall"]), "naive Pillow"))  # fmt: skip
+        for name, before in variants.items():
+            if name.startswith("make_derivatives at "):
+                rows.append(row(bench, f"make_derivatives: wall ms, this commit vs {result['against']}",
+                                _median_ms(ours["wall"]), _median_ms(before["wall"]), result["against"],
+                                f"{_above_mib(before):.0f} MiB above baseline before"))  # fmt: skip
+    for picture, methods in result["webp_methods"].items():
+        default = methods[4] if 4 in methods else methods["4"]
+        for method, figures in methods.items():
+            chosen = " (chosen)" if int(method) == _chosen_webp_method() else ""
+            note = f"{figures['bytes'] / 1024:.0f} KiB = {figures['bytes'] / default['bytes']:.2f}x method 4's"
+            rows.append(row("WebP method", f"{picture}: method {method}{chosen} ms", figures["ms"], default["ms"],
+                            "method 4 (Pillow's default)", note))  # fmt: skip
+    levels = result["png_levels"]
+    level6 = levels["level 6"]
+    for name, figures in levels.items():
+        chosen = " (chosen)" if name == _chosen_png() else ""
+        note = (f"{figures['bytes'] / 1024:.0f} KiB = {figures['bytes'] / level6['bytes']:.2f}x level 6's; "
+                f"target ≤ {PNG_TARGET_MS} ms, ≤ {PNG_TARGET_SIZE_RATIO}x")  # fmt: skip
+        rows.append(row("PNG encode", f"1024x1024 generated, {name}{chosen}: ms", figures["ms"], level6["ms"],
+                        "level 6", note))  # fmt: skip
     return rows
+
+
+def _chosen_webp_method() -> int:
+    from images.processing import WEBP_METHOD
+
+    return WEBP_METHOD
+
+
+def _chosen_png() -> str:
+    from images.providers.builtin import PNG_COMPRESS_LEVEL, PNG_COMPRESS_TYPE
+
+    return f"level {PNG_COMPRESS_LEVEL}" + (" Z_RLE" if PNG_COMPRESS_TYPE == zlib.Z_RLE else "")
 
 
 def queries_rows(result: dict) -> list[Row]:
@@ -304,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     runners = dict(RUNNERS)
     if args.against:
         runners["api"] = functools.partial(run_api, against=args.against)
+        runners["derivatives"] = functools.partial(run_derivatives, against=args.against)
+        runners["pipeline"] = functools.partial(run_pipeline, against=args.against)
     sys.path.insert(0, str(BASE_DIR))
     chosen = [s for s in SECTIONS if s in (args.only or SECTIONS)]
     started = dt.datetime.now(dt.UTC)

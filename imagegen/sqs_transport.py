@@ -32,6 +32,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kombu.asynchronous import get_event_loop
+from kombu.asynchronous.http.curl import CurlClient
 from kombu.transport import SQS
 
 from imagegen.backoff import doubling
@@ -47,6 +49,19 @@ class _Outage:
     failures: int = 0
 
 
+class _CurlClient(CurlClient):
+    """kombu's curl client with libcurl's timer read in its unit.
+
+    libcurl asks for a timer in milliseconds (-1: none needed); kombu 5.7.0 hands the number to
+    ``Hub.call_later``, which counts seconds, so a transfer that waits on a 1 ms timer sits until
+    the client's once-a-second sweep instead: a job now and then was picked up up to a second late.
+    """
+
+    def _set_timeout(self, msecs: int) -> None:
+        if msecs >= 0:
+            self.hub.call_later(msecs / 1000, self._timeout_check)
+
+
 class Channel(SQS.Channel):
     #: Seconds before the poll that follows a first failed receive; each further
     #: failure doubles it, up to ``receive_retry_max``: the longest a recovered
@@ -57,6 +72,14 @@ class Channel(SQS.Channel):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._outages: dict[str, _Outage] = {}
         super().__init__(*args, **kwargs)
+
+    def asynsqs(self, queue: str | None = None) -> Any:
+        # kombu's SQS connections take the HTTP client the event loop holds: make it ours first. The
+        # worker's loop may be set after this channel was made, so it is looked up now.
+        hub = self.hub or get_event_loop()
+        if hub is not None and not isinstance(getattr(hub, "_current_http_client", None), _CurlClient):
+            hub._current_http_client = _CurlClient(hub)
+        return super().asynsqs(queue)
 
     def _on_messages_ready(self, queue: str, qname: str, messages: Any) -> int:
         # kombu's names: ``queue`` is the queue's URL, ``qname`` its name.

@@ -21,6 +21,7 @@ import struct
 import warnings
 import zlib
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
@@ -40,9 +41,12 @@ DEFAULT_MAX_PIXELS = 50_000_000
 THUMBNAIL_SIZES = (256, 768)
 WEBP_MAX = 2048
 WEBP_QUALITY = 80
-# libwebp effort: method 2 encodes a 2048x1536 rendition in about half the time of method 4
-# (Pillow's default) for files ~1-2% larger; 6 costs 5x for 5%.
-WEBP_METHOD = 2
+# libwebp effort, chosen by measurement (make bench, "WebP method"; docs/benchmarks.md): method 1
+# encodes a 2048x1536 photo in ~1/5 of method 4's time (Pillow's default) and ~55% of method 2's,
+# with files ~6% smaller than either; on generated pictures its files are ~10% larger than
+# method 2's for ~2/3 of the time. 5 and 6 make generated pictures a third smaller for 1.1-1.6x
+# method 4's time.
+WEBP_METHOD = 1
 JPEG_QUALITY = 90  # no optimize=True: 2.7x the encode time of a 12 MP original for 3% smaller files
 # Re-encoded PNG originals: level 3 is about as fast as level 1 on photos and
 # illustrations and ~15% smaller; level 6 costs 3-5x the time for a few % more.
@@ -50,6 +54,11 @@ PNG_LEVEL = 3
 # Resize in two steps (an integer reduce(), then Lanczos) when the source is
 # more than 3x the target: close to a one-step Lanczos in quality, much faster.
 REDUCING_GAP = 3.0
+# Threads that share one image's work: Pillow lets go of the GIL while it resamples and encodes,
+# so the full-size encode, the two halves of the big resize and the WebP encodes overlap.
+THREADS = 2
+# Below this many output rows a resize is not worth splitting between threads.
+SPLIT_MIN_ROWS = 256
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _SRGB = ImageCms.createProfile("sRGB")
 _TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
@@ -294,13 +303,39 @@ def _web_image(im: Image.Image) -> Image.Image:
     return im if im.mode == "RGB" else im.convert("RGB")
 
 
-def _resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+def _resize(im: Image.Image, size: tuple[int, int], pool: Executor | None = None) -> Image.Image:
     if im.size == size:
         return im
     if im.mode == "RGBA":
         # Premultiplied while resampling, or transparent pixels bleed their (invisible) colour into edges.
-        return im.convert("RGBa").resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP).convert("RGBA")
-    return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+        return _resample(im.convert("RGBa"), size, pool).convert("RGBA")
+    return _resample(im, size, pool)
+
+
+def _resample(im: Image.Image, size: tuple[int, int], pool: Executor | None) -> Image.Image:
+    """Lanczos to ``size`` after an integer ``reduce()`` (as Pillow's ``reducing_gap``), in two bands at once.
+
+    Each band is resampled from the whole source (``box`` only places it), so the
+    bands meet without a seam: the pixels equal a one-piece resize.
+    """
+    width, height = size
+    factor_x = int(im.width / width / REDUCING_GAP) or 1
+    factor_y = int(im.height / height / REDUCING_GAP) or 1
+    box = (0.0, 0.0, float(im.width), float(im.height))
+    if factor_x > 1 or factor_y > 1:
+        reduced = im.reduce((factor_x, factor_y))
+        box = (0.0, 0.0, im.width / factor_x, im.height / factor_y)
+        im = reduced
+    if pool is None or height < SPLIT_MIN_ROWS:
+        return im.resize(size, Image.Resampling.LANCZOS, box=box)
+    mid = height // 2
+    cut = box[1] + (box[3] - box[1]) * mid / height
+    top = pool.submit(im.resize, (width, mid), Image.Resampling.LANCZOS, (box[0], box[1], box[2], cut))
+    bottom = im.resize((width, height - mid), Image.Resampling.LANCZOS, box=(box[0], cut, box[2], box[3]))
+    out = Image.new(im.mode, size)
+    out.paste(top.result(), (0, 0))
+    out.paste(bottom, (0, mid))
+    return out
 
 
 def _encode_webp(im: Image.Image, name: str) -> Variant:
@@ -392,6 +427,75 @@ def dominant_color(im: Image.Image) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+def _derive(
+    data: bytes,
+    pool: Executor,
+    *,
+    max_pixels: int,
+    thumbnail_sizes: tuple[int, ...],
+    webp_max: int,
+    png_text: Mapping[str, str] | None,
+    max_bytes: int | None,
+    reencode_original: bool,
+) -> tuple[Variant | None, Variant, dict[int, Variant], Image.Image, ImageInfo, dict]:
+    im, fmt = _open(data, max_pixels=max_pixels, max_bytes=max_bytes)
+    with im:
+        stored_w, stored_h = im.size
+        info = _info(data, im, fmt)
+        if not reencode_original and fmt == "JPEG":
+            im.draft(im.mode, _fit(stored_w, stored_h, max(webp_max, *thumbnail_sizes)))
+        _load(im, fmt)
+        try:
+            exif = exif_summary(im.getexif())
+        except Exception:  # unreadable EXIF is no reason to refuse the picture
+            exif = {}
+        icc = im.info.get("icc_profile") or None
+        ImageOps.exif_transpose(im, in_place=True)
+        # Nothing from the source's metadata may reach an encoder (GIF copies all of info, JPEG its comment).
+        im.info = {k: v for k, v in im.info.items() if k == "transparency"}
+        source = im
+        if im.mode == "CMYK":
+            # Browsers show CMYK poorly: everything served is RGB, through the profile when there is one.
+            source = (_to_srgb(im, icc) if icc else None) or im.convert("RGB")
+            im.close()  # one full-size copy at a time
+            icc = None
+        if not _icc_matches(icc, source.mode):
+            icc = None  # a profile for other pixels than these would only mislead the browser
+        # The full-size encode runs beside the resize; the full-size images stay open until it is done.
+        encoding = pool.submit(_encode_original, source, fmt, data, icc, png_text) if reencode_original else None
+        work = _web_image(source)
+        webp_size = _fit(work.width, work.height, webp_max)
+        if not reencode_original and fmt == "JPEG":
+            # A drafted decode is smaller than the original; scale to what the original would give.
+            webp_size = _fit(info.width, info.height, webp_max)
+            webp_size = (min(webp_size[0], work.width), min(webp_size[1], work.height))
+        rendition = _resize(work, webp_size, pool)
+        original = encoding.result() if encoding else None
+        if work is not source:
+            source.close()
+        if rendition is not work:
+            work.close()
+    if icc and rendition.mode in ("RGB", "RGBA"):
+        # Previews carry no profile, so they are converted to sRGB (what browsers assume): wide-gamut
+        # photos keep their colours instead of looking washed out.
+        rendition = _to_srgb(rendition, icc) or rendition
+    # The full-size decode is gone: thumbnails come from the (smaller) rendition.
+    big = pool.submit(_encode_webp, rendition, "webp")
+    thumbs: dict[int, Variant] = {}
+    source = rendition
+    smallest = rendition
+    for side in sorted(thumbnail_sizes, reverse=True):
+        size = _fit(info.width, info.height, side)
+        size = (min(size[0], source.width), min(size[1], source.height))
+        if size == rendition.size:  # a small image: the thumbnail is the rendition itself, encoded once
+            thumbs[side] = dataclasses.replace(big.result(), name=f"thumb_{side}")
+            continue
+        thumb = _resize(source, size)
+        thumbs[side] = _encode_webp(thumb, f"thumb_{side}")
+        source = smallest = thumb
+    return original, big.result(), thumbs, smallest, info, exif
+
+
 def make_derivatives(
     data: bytes,
     *,
@@ -420,59 +524,11 @@ def make_derivatives(
     side and the thumbnails; the full-size copy is released before the
     thumbnails are made.
     """
-    im, fmt = _open(data, max_pixels=max_pixels, max_bytes=max_bytes)
-    with im:
-        stored_w, stored_h = im.size
-        info = _info(data, im, fmt)
-        if not reencode_original and fmt == "JPEG":
-            im.draft(im.mode, _fit(stored_w, stored_h, max(webp_max, *thumbnail_sizes)))
-        _load(im, fmt)
-        try:
-            exif = exif_summary(im.getexif())
-        except Exception:  # unreadable EXIF is no reason to refuse the picture
-            exif = {}
-        icc = im.info.get("icc_profile") or None
-        ImageOps.exif_transpose(im, in_place=True)
-        # Nothing from the source's metadata may reach an encoder (GIF copies all of info, JPEG its comment).
-        im.info = {k: v for k, v in im.info.items() if k == "transparency"}
-        source = im
-        if im.mode == "CMYK":
-            # Browsers show CMYK poorly: everything served is RGB, through the profile when there is one.
-            source = (_to_srgb(im, icc) if icc else None) or im.convert("RGB")
-            im.close()  # one full-size copy at a time
-            icc = None
-        if not _icc_matches(icc, source.mode):
-            icc = None  # a profile for other pixels than these would only mislead the browser
-        original = _encode_original(source, fmt, data, icc, png_text) if reencode_original else None
-        work = _web_image(source)
-        if work is not source:
-            source.close()
-        webp_size = _fit(work.width, work.height, webp_max)
-        if not reencode_original and fmt == "JPEG":
-            # A drafted decode is smaller than the original; scale to what the original would give.
-            webp_size = _fit(info.width, info.height, webp_max)
-            webp_size = (min(webp_size[0], work.width), min(webp_size[1], work.height))
-        rendition = _resize(work, webp_size)
-        if rendition is not work:
-            work.close()
-    if icc and rendition.mode in ("RGB", "RGBA"):
-        # Previews carry no profile, so they are converted to sRGB (what browsers assume): wide-gamut
-        # photos keep their colours instead of looking washed out.
-        rendition = _to_srgb(rendition, icc) or rendition
-    # The full-size decode is gone: thumbnails come from the (smaller) rendition.
-    webp = _encode_webp(rendition, "webp")
-    thumbs: dict[int, Variant] = {}
-    source = rendition
-    smallest = rendition
-    for side in sorted(thumbnail_sizes, reverse=True):
-        size = _fit(info.width, info.height, side)
-        size = (min(size[0], source.width), min(size[1], source.height))
-        if size == rendition.size:  # a small image: the thumbnail is the rendition itself, encoded once
-            thumbs[side] = dataclasses.replace(webp, name=f"thumb_{side}")
-            continue
-        thumb = _resize(source, size)
-        thumbs[side] = _encode_webp(thumb, f"thumb_{side}")
-        source = smallest = thumb
+    with ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="derivatives") as pool:
+        original, webp, thumbs, smallest, info, exif = _derive(
+            data, pool, max_pixels=max_pixels, thumbnail_sizes=thumbnail_sizes, webp_max=webp_max,
+            png_text=png_text, max_bytes=max_bytes, reencode_original=reencode_original,
+        )  # fmt: skip
     return Derivatives(
         info=info,
         served_original=original,

@@ -21,10 +21,13 @@ import functools
 import hashlib
 import hmac
 import math
+import os
 import re
 import secrets
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
@@ -100,6 +103,37 @@ def store_bytes(key: str, data: bytes) -> None:
     if saved != key:  # another writer raced us to the key: keep ours, drop theirs
         default_storage.delete(saved)
         raise RuntimeError(f"storage wrote {saved!r} instead of {key!r}")
+
+
+# Writers shared by the jobs of one process: on S3 each thread keeps its own client (django-storages
+# holds connections per thread), so the threads outlive a job and their clients are reused.
+_WRITERS: tuple[int, ThreadPoolExecutor] | None = None
+_WRITERS_LOCK = threading.Lock()
+WRITER_THREADS = 4
+
+
+def _writers() -> ThreadPoolExecutor:
+    global _WRITERS
+    with _WRITERS_LOCK:
+        # A forked child (Celery's prefork pool) inherits the object but none of its threads.
+        if _WRITERS is None or _WRITERS[0] != os.getpid():
+            _WRITERS = (os.getpid(), ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="storage-writer"))
+        return _WRITERS[1]
+
+
+def store_many(files: dict[str, bytes], *, write: Callable[[str, bytes], None] = store_bytes) -> None:
+    """``write`` (``store_bytes``) each file at its key; on S3 side by side (about one PUT's time for all).
+
+    Raises the first error once every write has ended (some files may then be written).
+    """
+    if not is_s3() or len(files) < 2:
+        for key, data in files.items():
+            write(key, data)
+        return
+    writes = [_writers().submit(write, key, data) for key, data in files.items()]
+    errors = [exc for exc in (w.exception() for w in writes) if exc is not None]
+    if errors:
+        raise errors[0]
 
 
 def read_bytes(key: str) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from tests.factories import UserFactory
@@ -39,6 +41,15 @@ def _fresh_queue_figures() -> None:
     from images.services import estimates
 
     estimates.forget()
+
+
+@pytest.fixture(autouse=True)
+def _stop_wakeup_listeners() -> Iterator[None]:
+    """A waiter's LISTEN connection (imagegen/wakeup.py) must not outlive its test's database."""
+    yield
+    from imagegen.wakeup import stop_listeners
+
+    stop_listeners()
 
 
 @pytest.fixture

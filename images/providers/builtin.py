@@ -23,6 +23,7 @@ from django.core.exceptions import ImproperlyConfigured
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from images import encoding
+from images.encoding import PNG_COMPRESS_LEVEL, PNG_COMPRESS_TYPE
 from images.params import OUTPUT_CONTENT_TYPES
 from images.providers.base import (
     CancelCheck,
@@ -41,9 +42,6 @@ from images.render.treatments import TREATMENTS, render_size, scene_from_referen
 MODEL = "builtin-v1"
 MIN_SIDE, MAX_SIDE = 16, 4096
 DEFAULT_STRENGTH = 0.6
-# PNG zlib level 1: at 1024x1024 level 6 took 3-5x the encode time (STACK.md: ~340 ms
-# against ~60 ms) for files 10-35% smaller. Storage is cheaper than a worker's CPU.
-PNG_COMPRESS_LEVEL = 1
 # Steps per image: the scene's stages, then style, reference blend, finish, encode.
 TICKS_PER_IMAGE = SCENE_TICKS + 3
 
@@ -92,7 +90,7 @@ def image_seed(request: RenderRequest, index: int) -> int:
 def encode_png(rgb: np.ndarray) -> bytes:
     """PNG bytes of a planar float RGB array: no ancillary chunks, so no timestamps."""
     buf = io.BytesIO()
-    to_image(rgb).save(buf, "PNG", compress_level=PNG_COMPRESS_LEVEL)
+    to_image(rgb).save(buf, "PNG", compress_level=PNG_COMPRESS_LEVEL, compress_type=PNG_COMPRESS_TYPE)
     return buf.getvalue()
 
 

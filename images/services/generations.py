@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.models import User
 from imagegen.compiled import CompiledQuery
 from imagegen.errors import Conflict, NotFound
-from imagegen.polling import poll
+from imagegen.wakeup import wait_for
 from images.models import Generation, Image
 from images.params import MAX_SEED
 from images.services import scheduling, transitions
@@ -294,6 +294,10 @@ def generation_get(*, user: User, generation_id: object) -> Generation:
     return generation_detail(user=user, generation_id=generation_id)[0]
 
 
+# Announced by a PostgreSQL trigger when a generation ends (images/migrations/0011_generation_finished_notify.py).
+GENERATION_FINISHED_CHANNEL = "generation_finished"
+
+
 class WaitSlots:
     """Caps how many requests in this process may hold a thread waiting for a job.
 
@@ -336,14 +340,19 @@ WAIT_SLOTS = WaitSlots()
 
 
 def generation_wait(*, user: User, generation_id: object, seconds: float) -> Generation:
-    """Poll until the generation ends or ``seconds`` pass; returns its latest state.
+    """Wait until the generation ends or ``seconds`` pass; returns its latest state.
 
-    Runs in a request thread (gunicorn gthread), holding no transaction and
-    only one short query per poll. Callers cap concurrency with WAIT_SLOTS.
+    Runs in a request thread (gunicorn gthread), holding no transaction. On
+    PostgreSQL it sleeps until the job's end is announced (``NOTIFY`` from a
+    trigger; one listening connection per process, imagegen/wakeup.py); on
+    SQLite it reads the status every few tens of ms, one short query each.
+    Callers cap concurrency with WAIT_SLOTS.
     """
-    poll(
+    wait_for(
         lambda: Generation.objects.filter(pk=generation_id).values_list("status", flat=True).first(),
         lambda status: status is None or status in Generation.FINISHED,
+        channel=GENERATION_FINISHED_CHANNEL,
+        key=str(generation_id),
         seconds=seconds,
     )
     return generation_get(user=user, generation_id=generation_id)

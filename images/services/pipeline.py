@@ -41,7 +41,7 @@ from images.providers.base import GeneratedImage, GenerationCanceled, ProviderEr
 from images.services import transitions
 from images.services.derive import DerivedImage, conform_generated, derive_image
 from images.services.partials import PartialPublisher
-from images.storage import delete_keys, file_url, image_key, read_bytes, store_bytes
+from images.storage import delete_keys, file_url, image_key, read_bytes, store_bytes, store_many
 from images.webhooks import PROGRESS_EVENT_INTERVAL, queue_webhook
 
 logger = logging.getLogger(__name__)
@@ -303,38 +303,42 @@ def _store_outputs(
         )
         derived = derive_image(output.data, png_text=_png_text(generation, index), generated=True)
         derived.background = output.info.get("background", "")
+        files: dict[str, bytes] = {}
         for name, rendition in derived.files().items():
-            key = image_key(user_id=generation.user_id, image_id=image_id, name=name)
-            stored.append(key)
-            store_bytes(key, rendition.data)
-            rendition.key = key
+            rendition.key = image_key(user_id=generation.user_id, image_id=image_id, name=name)
+            files[rendition.key] = rendition.data
+        stored.extend(files)  # before writing: a failed write leaves nothing behind either
+        store_many(files, write=store_bytes)
         results.append((image_id, derived))
         tracker.progress(round(100 * (index + 1) / len(outputs)), share=(RENDER_SHARE, 99))
     return results
 
 
 def _finish_succeeded(generation: Generation, attempt: int, results: list[tuple[uuid.UUID, DerivedImage]]) -> bool:
+    # Four round trips: BEGIN, the conditional UPDATE (the guard, and the row's lock until COMMIT),
+    # one INSERT of every image, COMMIT.
     with transaction.atomic():
-        locked = _owned(generation, attempt).select_for_update().first()
-        if locked is None:
+        # The usage the provider reported goes with the same UPDATE (an estimate is made where it reports none).
+        if not transitions.succeed(generation, attempt=attempt, usage=generation.usage):
             # An earlier try whose commit went through while its connection dropped: ours, done.
             return Generation.objects.filter(
                 pk=generation.pk, status=Generation.Status.SUCCEEDED, attempts=attempt
             ).exists()
-        for index, (image_id, derived) in enumerate(results):
-            Image.objects.create(
-                id=image_id,
-                user_id=generation.user_id,
-                source=Image.Source.GENERATED,
-                generation=generation,
-                index=index,
-                prompt=generation.prompt,
-                processing=Image.Processing.READY,
-                **derived.image_fields(),
-            )
-        transitions.succeed(generation, attempt=attempt)
-        if generation.usage:  # what the provider reported (an estimate is made where it reports none)
-            Generation.objects.filter(pk=generation.pk).update(usage=generation.usage)
+        Image.objects.bulk_create(
+            [
+                Image(
+                    id=image_id,
+                    user_id=generation.user_id,
+                    source=Image.Source.GENERATED,
+                    generation=generation,
+                    index=index,
+                    prompt=generation.prompt,
+                    processing=Image.Processing.READY,
+                    **derived.image_fields(),
+                )
+                for index, (image_id, derived) in enumerate(results)
+            ]
+        )
         queue_webhook(generation=generation, event="completed")
     return True
 

@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from imagegen.returning import update_returning
 from images.failures import clipped
 from images.models import Generation
 from images.services.publishing import owed_fields
@@ -43,15 +44,17 @@ def claim(generation_id: object, *, stale_before: dt.datetime, max_attempts: int
         | Q(status=RUNNING, heartbeat_at__isnull=True)
     )
     in_time = Q(deadline_at__isnull=True) | Q(deadline_at__gt=now)
-    taken = Generation.objects.filter(claimable, in_time, pk=generation_id, attempts__lt=max_attempts).update(
+    # One round trip when it is taken: the UPDATE hands back the claimed row.
+    taken = update_returning(
+        Generation.objects.filter(claimable, in_time, pk=generation_id, attempts__lt=max_attempts),
         status=RUNNING, attempts=F("attempts") + 1, progress=0, heartbeat_at=now,
         started_at=Coalesce(F("started_at"), now),
     )  # fmt: skip
+    if taken is not None:
+        return Claim(taken, True)
     generation = Generation.objects.filter(pk=generation_id).first()
     if generation is None:
         return Claim(None, False, "missing")
-    if taken:
-        return Claim(generation, True)
     if generation.status not in Generation.ACTIVE:
         return Claim(generation, False, generation.status)
     if generation.deadline_at is not None and generation.deadline_at <= now and expire(generation.pk, now=now):
@@ -79,12 +82,13 @@ def fail(generation: Generation, *, code: str, message: str, expect: Q | None = 
     return bool(changed)
 
 
-def succeed(generation: Generation, *, attempt: int) -> bool:
-    """End the running attempt ``attempt`` as succeeded."""
+def succeed(generation: Generation, *, attempt: int, usage: dict | None = None) -> bool:
+    """End the running attempt ``attempt`` as succeeded, with the ``usage`` its provider reported, if any."""
     now = timezone.now()
+    extra = {"usage": usage} if usage else {}
     changed = Generation.objects.filter(pk=generation.pk, status=RUNNING, attempts=attempt).update(
         status=Generation.Status.SUCCEEDED, progress=100, finished_at=now, heartbeat_at=now, error_code="",
-        error_message="",
+        error_message="", **extra,
     )  # fmt: skip
     if changed:
         generation.status = Generation.Status.SUCCEEDED

@@ -142,3 +142,22 @@ def send_marker_task(moto_url: str, queue: str, marker: Path, monkeypatch: pytes
     with app.connection_for_write("sqs://", transport_options=options) as connection:
         app.send_task("tests.support.tasks.write_marker", args=[str(marker), "after the outage"],
                       queue=queue, connection=connection)  # fmt: skip
+
+
+class _RecordingHub:
+    def __init__(self) -> None:
+        self.later: list[float] = []
+
+    def call_later(self, delay: float, callback: Callable, *args: Any) -> None:
+        self.later.append(delay)
+
+
+def test_curls_timer_is_read_in_milliseconds_and_minus_one_sets_none():
+    from imagegen.sqs_transport import _CurlClient
+
+    client = _CurlClient.__new__(_CurlClient)  # only the timer callback: no curl handles needed
+    client.hub = _RecordingHub()
+    client._set_timeout(1)
+    client._set_timeout(250)
+    client._set_timeout(-1)
+    assert client.hub.later == [0.001, 0.25]

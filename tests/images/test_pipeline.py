@@ -6,6 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import Image as PILImage
 
@@ -370,3 +372,22 @@ def test_partial_frames_of_jobs_long_over_are_swept(user, media_root):
     generation.refresh_from_db()
     assert generation.partial_frames == [] and not (media_root / frame["key"]).exists()
     assert partial_frames_sweep(now=timezone.now() + timedelta(hours=1)) == 0
+
+
+def test_a_job_costs_one_statement_to_claim_and_two_to_finish_whatever_its_image_count(user, media_root, monkeypatch):
+    # The tracker's progress writes and cancel checks are rate-limited extras (and the heartbeat has its own
+    # connection): what is counted is the claim and the final commit.
+    monkeypatch.setattr(pipeline.JobTracker, "progress", lambda self, percent, share=None: None)
+    monkeypatch.setattr(pipeline.JobTracker, "should_cancel", lambda self: False)
+    generation = fake(user, n=3)
+    with CaptureQueriesContext(connection) as queries:
+        assert generation_run(generation_id=str(generation.pk)).status == "succeeded"
+    statements = [q["sql"].split(" ", 3)[:3] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    # Claim: one UPDATE ... RETURNING. Finish (BEGIN and COMMIT besides): the conditional UPDATE, one INSERT.
+    assert statements == [
+        ["UPDATE", '"images_generation"', "SET"],
+        ["UPDATE", '"images_generation"', "SET"],
+        ["INSERT", "INTO", '"images_image"'],
+    ]
+    assert "RETURNING" in queries.captured_queries[0]["sql"]
+    assert Image.objects.filter(generation=generation).count() == 3
