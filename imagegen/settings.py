@@ -290,6 +290,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "imagegen.api.schema.add_error_responses",
         "imagegen.api.schema.add_links",
+        "imagegen.api.schema.require_one_of_bodies",
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -107,6 +107,28 @@ def add_links(result: dict[str, Any], generator: Any, request: Any, public: bool
     return result
 
 
+def require_one_of_bodies(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular ``POSTPROCESSING_HOOKS`` entry: a JSON body that must be one of several shapes is required.
+
+    drf-spectacular marks a body required when its serializer has required fields, not when the
+    body is a ``oneOf`` of serializers that each have some: an empty POST would look valid.
+    """
+    schemas = result.get("components", {}).get("schemas", {})
+    for item in result.get("paths", {}).values():
+        for method in _METHODS:
+            body = (item.get(method) or {}).get("requestBody")
+            media = (body or {}).get("content", {}).get("application/json")
+            if media is None:
+                continue
+            schema = media.get("schema", {})
+            ref = schema.get("$ref", "")
+            if ref.startswith("#/components/schemas/"):
+                schema = schemas.get(ref.rsplit("/", 1)[1], {})
+            if "oneOf" in schema:
+                body["required"] = True
+    return result
+
+
 def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular ``POSTPROCESSING_HOOKS`` entry: the errors any operation can answer with.
 

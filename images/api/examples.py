@@ -183,16 +183,7 @@ OPENAI_GENERATE = [
     request({"prompt": "a lighthouse at dusk", "model": "builtin-v1", "size": "1024x1024", "response_format": "url"}),
     answer(_OPENAI_IMAGES),
 ]
-OPENAI_EDIT = [
-    # multipart/form-data: each file is a part of its own (the SDK's images.edit sends them so).
-    OpenApiExample(
-        "Request",
-        value={"prompt": "a red door", "image[]": ["(PNG bytes)"], "mask": "(PNG bytes, alpha 0 where to paint)"},
-        request_only=True,
-        media_type="multipart/form-data",
-    ),
-    answer(_OPENAI_IMAGES),
-]
+OPENAI_EDIT = [answer(_OPENAI_IMAGES)]
 OPENAI_MODELS = [answer({"object": "list", "data": [MODEL]})]
 OPENAI_MODEL = [answer(MODEL)]
 

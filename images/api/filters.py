@@ -132,8 +132,15 @@ class SearchField(forms.CharField):
         return value
 
 
+# Blank lists everything; otherwise at least one word (letters or digits, as search_terms reads them).
+@extend_schema_field({"type": "string", "maxLength": MAX_QUERY_LENGTH, "pattern": r"^(?:\s*|[^\x00]*\w[^\x00]*)$"})
 class SearchFilter(django_filters.CharFilter):
     field_class = SearchField
+
+
+@extend_schema_field({"type": "string", "format": "uuid"})
+class AlbumFilter(django_filters.UUIDFilter):
+    """An album's id (a method filter would be typed as any text)."""
 
 
 class _SearchMixin:
@@ -162,7 +169,7 @@ class ImageFilter(_SearchMixin, django_filters.FilterSet):
         method="keep",
         label="Sort order (default: relevance with q, else -created_at)",
     )
-    album = django_filters.UUIDFilter(method="filter_album", label="Only the images of this album of yours")
+    album = AlbumFilter(method="filter_album", label="Only the images of this album of yours")
 
     class Meta:
         model = Image

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, status
@@ -10,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from imagegen.api.cancel_after import HEADER as CANCEL_AFTER
-from imagegen.api.cancel_after import cancel_after_seconds
+from imagegen.api.cancel_after import cancel_after_seconds, header_pattern
 from imagegen.api.errors import ErrorSerializer
 from imagegen.api.etags import IF_NONE_MATCH, not_modified, response_etag
 from imagegen.api.idempotency import IDEMPOTENCY_KEY, idempotency_key_header
@@ -82,7 +83,7 @@ class GenerationListCreateView(generics.ListAPIView):
                 CANCEL_AFTER,
                 str,
                 OpenApiParameter.HEADER,
-                pattern=r"^(?!0+[sm]$)[0-9]{1,7}[sm]$",
+                pattern=header_pattern(settings.GENERATION_MAX_DEADLINE_SECONDS),
                 description="A deadline, e.g. 30s or 5m: not ended by then, the job is canceled (deadline_exceeded)",
             ),
         ],

@@ -236,6 +236,7 @@ def test_every_operation_has_an_example_of_its_answer(schema):
         for response in success:
             media = response["content"].get("application/json")  # a ZIP's bytes have no example worth showing
             assert media is None or "examples" in media or "example" in media, (method, path)
-        if "requestBody" in operation and (method, path) != ("post", "/api/v1/images"):
+        # Multipart bodies carry files: an example of their bytes would only be refused as an image.
+        if "requestBody" in operation and "multipart/form-data" not in operation["requestBody"]["content"]:
             (media,) = operation["requestBody"]["content"].values()
             assert "examples" in media or "example" in media, (method, path)
