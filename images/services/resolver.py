@@ -87,9 +87,28 @@ def check_webhook_url(value: str) -> str:
     return value
 
 
+def _holds_nul(value: object) -> bool:
+    """Whether a NUL character is in any key or text of ``value`` (iterative: depth cannot recurse)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def check_metadata(value: dict) -> dict:
     if len(json.dumps(value)) > params.MAX_METADATA_BYTES:
         raise Invalid("max_length", f"metadata must be at most {params.MAX_METADATA_BYTES} bytes of JSON", "metadata")
+    # PostgreSQL's jsonb cannot hold NUL (\u0000): refused here, not a 500 at the INSERT.
+    if _holds_nul(value):
+        raise Invalid("null_characters_not_allowed", "metadata cannot contain NUL characters", "metadata")
     return value
 
 

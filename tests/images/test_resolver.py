@@ -32,6 +32,8 @@ def test_defaults_are_decided_once_the_default_size_provider_and_its_first_model
         ({"webhook_url": "ftp://example.com/hook"}, "webhook_url", "invalid"),
         ({"reference_image_urls": ["file:///etc/passwd"]}, "reference_image_urls", "scheme_not_allowed"),
         ({"metadata": {"x": "y" * params.MAX_METADATA_BYTES}}, "metadata", "max_length"),
+        ({"metadata": {"a": {"b\x00": 1}}}, "metadata", "null_characters_not_allowed"),
+        ({"metadata": {"a": [[1, "nul \x00 inside"]]}}, "metadata", "null_characters_not_allowed"),
     ],
 )
 def test_each_broken_rule_is_invalid_and_names_its_field(fields, field, code):
