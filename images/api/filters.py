@@ -132,8 +132,17 @@ class SearchField(forms.CharField):
         return value
 
 
-# Blank lists everything; otherwise at least one word (letters or digits, as search_terms reads them).
-@extend_schema_field({"type": "string", "maxLength": MAX_QUERY_LENGTH, "pattern": r"^(?:\s*|[^\x00]*\w[^\x00]*)$"})
+# Blank lists everything; otherwise it needs a word: a letter or digit of any script (Python's \w),
+# which no pattern states the same way to an OpenAPI reader (a JSON Schema \w is ASCII only).
+@extend_schema_field(
+    {
+        "type": "string",
+        "maxLength": MAX_QUERY_LENGTH,
+        "pattern": r"^[^\x00]*$",
+        "description": "Words to find (prefixes match); blank lists everything. One with no letter or digit is a "
+        "400 no_search_terms.",
+    }
+)
 class SearchFilter(django_filters.CharFilter):
     field_class = SearchField
 
