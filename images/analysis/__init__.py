@@ -14,7 +14,11 @@ from django.utils.module_loading import import_string
 from images.analysis.base import Analyzer
 
 
-@cache
 def get_analyzer(name: str | None = None) -> Analyzer:
-    """The analyzer registered under ``name`` (default: ``IMAGE_ANALYZER``)."""
-    return import_string(settings.IMAGE_ANALYZERS[name or settings.IMAGE_ANALYZER])()
+    """The analyzer registered under ``name`` (default: ``IMAGE_ANALYZER``), made once."""
+    return _analyzer(settings.IMAGE_ANALYZERS[name or settings.IMAGE_ANALYZER])
+
+
+@cache
+def _analyzer(dotted_path: str) -> Analyzer:
+    return import_string(dotted_path)()
