@@ -108,7 +108,7 @@ class ModerationCaseAdmin(admin.ModelAdmin):
     inlines = [ModerationEventInline]
     readonly_fields = ["large_preview", "id", "owner", "owner_tier", "source", "prompt", "title", "visibility",
                        "moderation_status", "flagged_for", "moderation_reason", "appeal_message", "appealed_at",
-                       "labels", "created_at"]  # fmt: skip
+                       "label_list", "created_at"]  # fmt: skip
     fieldsets = [
         (None, {"fields": ["large_preview", "id", "owner", "owner_tier", "source", "title", "prompt", "visibility"]}),
         (
@@ -120,7 +120,7 @@ class ModerationCaseAdmin(admin.ModelAdmin):
                     "moderation_reason",
                     "appeal_message",
                     "appealed_at",
-                    "labels",
+                    "label_list",
                 ]
             },
         ),
@@ -174,6 +174,11 @@ class ModerationCaseAdmin(admin.ModelAdmin):
             "{} ({})",
             ((name, f"{scores[name]:.2f}" if name in scores else "—") for name in obj.moderation_categories),
         )
+
+    @admin.display(description="labels")
+    def label_list(self, obj: Image) -> str:
+        labels = obj.labels or []
+        return ", ".join(f"{label['name']} ({label['confidence']:.2f})" for label in labels) or "—"
 
     @admin.display(description="owner", ordering="user__email")
     def owner(self, obj: Image) -> str:
