@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+
+from PIL import Image, UnidentifiedImageError
+
+# What remote services read (Rekognition: JPEG and PNG only), and the size anything else is sent at.
+SENDABLE_TYPES = ("image/jpeg", "image/png")
+SEND_SIDE = 1600
 
 
 @dataclass(frozen=True)
@@ -37,3 +44,19 @@ class Analyzer(Protocol):
     def analyze(self, data: bytes, *, content_type: str) -> list[Label]:
         """Labels of the image in ``data``, most confident first. Raises ``AnalysisError``."""
         ...
+
+
+def sendable(data: bytes, content_type: str, *, max_bytes: int) -> bytes:
+    """``data`` as remote services take it: a JPEG or PNG of at most ``max_bytes`` as it is, anything
+    else re-encoded as a JPEG of at most ``SEND_SIDE`` pixels a side. ``AnalysisError`` for bytes that are no image.
+    """
+    if content_type in SENDABLE_TYPES and len(data) <= max_bytes:
+        return data
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.thumbnail((SEND_SIDE, SEND_SIDE))
+            buf = io.BytesIO()
+            im.convert("RGB").save(buf, "JPEG", quality=90)
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise AnalysisError(f"not a readable image: {exc}", permanent=True) from exc
+    return buf.getvalue()

@@ -7,18 +7,14 @@ task role on ECS).
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from django.conf import settings
-from PIL import Image, UnidentifiedImageError
 
-from images.analysis.base import AnalysisError, Label
+from images.analysis.base import AnalysisError, Label, sendable
 
 # Rekognition reads JPEG and PNG of at most 5 MB sent as bytes.
-_ACCEPTED = ("image/jpeg", "image/png")
 MAX_BYTES = 5 * 1024 * 1024
-SEND_SIDE = 1600
 
 
 def rekognition_client() -> Any:
@@ -36,20 +32,6 @@ def rekognition_client() -> Any:
             retries={"max_attempts": 2, "mode": "standard"},
         ),
     )
-
-
-def sendable(data: bytes, content_type: str) -> bytes:
-    """``data`` as Rekognition takes it: JPEG or PNG under 5 MB (anything else re-encoded as a JPEG)."""
-    if content_type in _ACCEPTED and len(data) <= MAX_BYTES:
-        return data
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.thumbnail((SEND_SIDE, SEND_SIDE))
-            buf = io.BytesIO()
-            im.convert("RGB").save(buf, "JPEG", quality=90)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise AnalysisError(f"not a readable image: {exc}", permanent=True) from exc
-    return buf.getvalue()
 
 
 def aws_error(exc: Exception, what: str) -> AnalysisError:
@@ -72,7 +54,7 @@ class RekognitionAnalyzer:
 
         try:
             answer = rekognition_client().detect_labels(
-                Image={"Bytes": sendable(data, content_type)},
+                Image={"Bytes": sendable(data, content_type, max_bytes=MAX_BYTES)},
                 MaxLabels=settings.ANALYSIS_MAX_LABELS,
                 MinConfidence=float(settings.ANALYSIS_MIN_CONFIDENCE),
             )

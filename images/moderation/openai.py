@@ -14,7 +14,10 @@ from typing import Any
 import openai
 from django.conf import settings
 
+from images.analysis.base import AnalysisError, sendable
 from images.moderation.base import Action, ModerationError, Verdict
+
+MAX_IMAGE_BYTES = 4 * 1024 * 1024
 
 
 class OpenAIModerator:
@@ -51,6 +54,11 @@ class OpenAIModerator:
         return self._verdict(text, "block")
 
     def check_image(self, data: bytes, *, content_type: str) -> Verdict:
-        """The image as a data URL; flagged → ``review``."""
-        url = f"data:{content_type or 'image/png'};base64,{base64.b64encode(data).decode()}"
+        """The image as a data URL (a JPEG of at most 1600 px for anything over 4 MB); flagged → ``review``."""
+        try:
+            sent = sendable(data, content_type, max_bytes=MAX_IMAGE_BYTES)
+        except AnalysisError as exc:
+            raise ModerationError(exc.message) from exc
+        kind = content_type if sent is data else "image/jpeg"
+        url = f"data:{kind or 'image/png'};base64,{base64.b64encode(sent).decode()}"
         return self._verdict([{"type": "image_url", "image_url": {"url": url}}], "review")

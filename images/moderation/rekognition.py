@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from images.analysis.base import AnalysisError
-from images.analysis.rekognition import aws_error, rekognition_client, sendable
+from images.analysis.base import AnalysisError, sendable
+from images.analysis.rekognition import MAX_BYTES, aws_error, rekognition_client
 from images.moderation.base import ALLOW, ModerationError, Verdict
 
 
@@ -26,7 +26,7 @@ class RekognitionModerator:
 
         try:
             answer = rekognition_client().detect_moderation_labels(
-                Image={"Bytes": sendable(data, content_type)},
+                Image={"Bytes": sendable(data, content_type, max_bytes=MAX_BYTES)},
                 MinConfidence=float(settings.MODERATION_MIN_CONFIDENCE),
             )
         except AnalysisError as exc:

@@ -7,8 +7,8 @@ import io
 import pytest
 from PIL import Image
 
-from images.analysis.base import AnalysisError
-from images.analysis.rekognition import RekognitionAnalyzer, sendable
+from images.analysis.base import AnalysisError, sendable
+from images.analysis.rekognition import RekognitionAnalyzer
 from tests.support.moto import aws_env, reset_moto
 from tests.support.processes import free_port
 
@@ -52,9 +52,9 @@ def test_an_unreachable_endpoint_is_a_retryable_error(settings, monkeypatch):
 
 
 def test_formats_rekognition_cannot_read_are_sent_as_jpeg():
-    sent = sendable(webp_bytes(), "image/webp")
+    sent = sendable(webp_bytes(), "image/webp", max_bytes=5_000_000)
 
     assert sent.startswith(b"\xff\xd8")  # JPEG
     png = io.BytesIO()
     Image.new("RGB", (8, 8)).save(png, "PNG")
-    assert sendable(png.getvalue(), "image/png") == png.getvalue()
+    assert sendable(png.getvalue(), "image/png", max_bytes=5_000_000) == png.getvalue()

@@ -73,3 +73,17 @@ def test_an_error_from_openai_is_a_moderation_error(fake):
 
     with pytest.raises(ModerationError, match="bad input"):
         OpenAIModerator().check_text("x")
+
+
+def test_an_image_in_another_format_is_sent_as_a_jpeg(fake):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), "red").save(buf, "WEBP")
+
+    OpenAIModerator().check_image(buf.getvalue(), content_type="image/avif")
+
+    url = fake.hits("/v1/moderations")[0].json()["input"][0]["image_url"]["url"]
+    assert url.startswith("data:image/jpeg;base64,")
