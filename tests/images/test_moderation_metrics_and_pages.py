@@ -85,3 +85,18 @@ def test_the_create_page_refuses_a_blocked_prompt_and_queues_nothing(client):
     assert response.status_code == 400
     assert "content policy" in response.content.decode()
     assert not Generation.objects.exists()
+
+
+def test_the_appeal_form_of_someone_elses_image_is_not_found_and_a_second_appeal_is_refused(client):
+    owner, stranger = UserFactory(), UserFactory()
+    image = ImageFactory(user=owner, moderation_status="rejected", moderation_reason="No.")
+
+    client.force_login(stranger)
+    assert client.post(f"/images/{image.pk}/appeal", {"message": "mine"}).status_code == 404
+
+    client.force_login(owner)
+    client.post(f"/images/{image.pk}/appeal", {"message": "please"})
+    image.refresh_from_db()
+    assert image.moderation_status == "pending_review" and image.appeal_message == "please"
+    again = client.post(f"/images/{image.pk}/appeal", {"message": "again"}, follow=True)
+    assert "appealed already" in again.content.decode()
