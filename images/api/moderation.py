@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from imagegen.api.errors import ErrorSerializer
 from imagegen.api.strict import RejectUnknownFields
+from images.api import examples
 from images.api.serializers import ImageSerializer
 from images.services.library import image_get
 from images.services.moderation import MAX_APPEAL, image_appeal
@@ -26,6 +27,7 @@ class ImageAppealView(APIView):
         "An image can be appealed once, and only while it is rejected: otherwise 409 (`not_appealable`, "
         "`already_appealed`). Someone else's image is 404.",
         request=AppealInputSerializer,
+        examples=examples.APPEAL,
         responses={
             200: ImageSerializer,
             400: ErrorSerializer,
