@@ -172,6 +172,7 @@ def generation_dry_run(*, user: User, params: GenerationParams, deadline_seconds
     """
     check_deadline_seconds(deadline_seconds)
     owned_reference_images(user=user, ids=params.reference_images)
+    prompt_check(prompt=params.prompt)  # a prompt the real request would refuse is refused here too
     check_quota(user=user, requested=params.n)
     quota = quota_for_user(user=user)
     view = scheduling.queue_view(user_id=user.pk, tier=user.tier)

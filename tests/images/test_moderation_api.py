@@ -54,6 +54,17 @@ def test_a_blocked_prompt_is_refused_before_the_quota_is_read(api, user, setting
     assert Generation.objects.count() == 1
 
 
+def test_a_dry_run_refuses_a_blocked_prompt_as_the_real_request_does(api, user, sent_jobs):
+    response = api.post("/api/v1/generations", {"prompt": BLOCKED, "dry_run": True}, format="json")
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["field"], error["categories"]) == ("moderation_blocked", "prompt", ["sexual"])
+    assert not Generation.objects.exists() and sent_jobs == []
+    allowed = api.post("/api/v1/generations", {"prompt": "a lighthouse", "dry_run": True}, format="json")
+    assert allowed.status_code == 200 and allowed.json()["dry_run"] is True
+
+
 def test_the_openai_endpoint_answers_a_blocked_prompt_in_openais_shape(api, user):
     response = api.post("/v1/images/generations", {"prompt": BLOCKED}, format="json")
 
