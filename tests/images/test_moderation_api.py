@@ -109,6 +109,8 @@ def test_images_filter_by_label_case_insensitively(api, user):
 
     assert ids == [str(blue.pk)]
     assert api.get("/api/v1/images?label=" + "x" * 101).status_code == 400
+    repeated = api.get("/api/v1/images?label=blue&label=teal")
+    assert repeated.status_code == 400 and repeated.json()["error"]["code"] == "repeated_parameter"
 
 
 def test_search_matches_labels(api, user):
