@@ -13,14 +13,27 @@ from __future__ import annotations
 
 
 class DomainError(Exception):
-    """A rule refused the request. ``wait``: seconds until trying again can succeed (quotas)."""
+    """A rule refused the request. ``wait``: seconds until trying again can succeed (quotas).
 
-    def __init__(self, code: str, message: str, field: str | None = None, *, wait: float | None = None) -> None:
+    ``extra``: more members of the error object for clients to read (a blocked
+    prompt's ``categories``).
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        wait: float | None = None,
+        extra: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
         self.wait = wait
+        self.extra = dict(extra or {})
 
 
 class Invalid(DomainError):

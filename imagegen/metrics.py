@@ -21,7 +21,14 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from images.metrics import BROKER_OUTAGES, PUBLISH_FAILURES, PUBLISH_RETRIES
+from images.metrics import (
+    BROKER_OUTAGES,
+    MODERATION_UNAVAILABLE,
+    PROMPTS_BLOCKED,
+    PUBLISH_FAILURES,
+    PUBLISH_RETRIES,
+    moderation_families,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +102,8 @@ class DatabaseCollector(Collector):
         owed.add_metric([], Generation.objects.filter(**_OWED).count())
         yield owed
 
+        yield from moderation_families()
+
         depth = _queue_depth()
         if depth is not None:
             gauge = GaugeMetricFamily("imagegen_queue_depth", "Messages waiting in the job queue (as the broker says)")
@@ -148,6 +157,14 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         # gunicorn (gunicorn.conf.py): every web process's counts, summed.
         multiprocess.MultiProcessCollector(registry)
     else:
-        for metric in (REQUESTS, REQUEST_SECONDS, PUBLISH_FAILURES, PUBLISH_RETRIES, BROKER_OUTAGES):
+        for metric in (
+            REQUESTS,
+            REQUEST_SECONDS,
+            PUBLISH_FAILURES,
+            PUBLISH_RETRIES,
+            BROKER_OUTAGES,
+            PROMPTS_BLOCKED,
+            MODERATION_UNAVAILABLE,
+        ):
             registry.register(metric)
     return HttpResponse(generate_latest(registry), content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -506,6 +506,39 @@ IMAGE_PROVIDERS = {
 if IMAGE_PROVIDER not in IMAGE_PROVIDERS:
     raise ImproperlyConfigured(f"IMAGE_PROVIDER must be one of {', '.join(IMAGE_PROVIDERS)}, got {IMAGE_PROVIDER!r}")
 
+# --- Image analysis and moderation (images/analysis/, images/moderation/) ------------
+
+# Name -> dotted path of each analyzer (images/analysis/base.py's protocol).
+IMAGE_ANALYZERS = {
+    "builtin": "images.analysis.builtin.BuiltinAnalyzer",
+    "rekognition": "images.analysis.rekognition.RekognitionAnalyzer",
+}
+IMAGE_ANALYZER = env_str("IMAGE_ANALYZER", "builtin")
+if IMAGE_ANALYZER not in IMAGE_ANALYZERS:
+    raise ImproperlyConfigured(f"IMAGE_ANALYZER must be one of {', '.join(IMAGE_ANALYZERS)}, got {IMAGE_ANALYZER!r}")
+ANALYSIS_TIMEOUT = env_int("ANALYSIS_TIMEOUT", 30, minimum=1)
+ANALYSIS_MAX_LABELS = env_int("ANALYSIS_MAX_LABELS", 10, minimum=1)
+ANALYSIS_MIN_CONFIDENCE = env_int("ANALYSIS_MIN_CONFIDENCE", 70, minimum=0)  # percent, Rekognition's scale
+# Images whose analysis or moderation failed are tried again every this many seconds (beat).
+ANALYSIS_RETRY_INTERVAL = env_int("ANALYSIS_RETRY_INTERVAL", 300, minimum=10)
+
+MODERATION_PROVIDERS = {
+    "none": "images.moderation.base.NoModeration",
+    "builtin": "images.moderation.builtin.BuiltinModerator",
+    "openai": "images.moderation.openai.OpenAIModerator",
+    "rekognition": "images.moderation.rekognition.RekognitionModerator",
+}
+MODERATION_PROVIDER = env_str("MODERATION_PROVIDER", "builtin")
+if MODERATION_PROVIDER not in MODERATION_PROVIDERS:
+    raise ImproperlyConfigured(
+        f"MODERATION_PROVIDER must be one of {', '.join(MODERATION_PROVIDERS)}, got {MODERATION_PROVIDER!r}"
+    )
+# Empty: the policy shipped in images/moderation/default_policy.txt.
+MODERATION_POLICY_FILE = env_str("MODERATION_POLICY_FILE")
+MODERATION_TIMEOUT = env_int("MODERATION_TIMEOUT", 10, minimum=1)
+MODERATION_MIN_CONFIDENCE = env_int("MODERATION_MIN_CONFIDENCE", 60, minimum=0)  # percent (rekognition)
+OPENAI_MODERATION_MODEL = env_str("OPENAI_MODERATION_MODEL", "omni-moderation-latest")
+
 # --- Generation jobs ----------------------------------------------------------------
 
 # Absolute base of links in webhooks and other messages sent outside a request.
@@ -566,6 +599,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-upload-staging": {"task": "images.sweep_upload_staging", "schedule": 3600.0},
     "expire-old-images": {"task": "images.expire_old_images", "schedule": 3600.0},
     "sweep-partial-frames": {"task": "images.sweep_partial_frames", "schedule": 600.0},
+    "analyze-owed-images": {"task": "images.analyze_owed_images", "schedule": float(ANALYSIS_RETRY_INTERVAL)},
     "delete-expired-rate-counters": {"task": "imagegen.delete_expired_rate_counters", "schedule": 900.0},
 }
 if BROKER_IS_EMBEDDED:

@@ -346,3 +346,6 @@ class ShareLinkAdmin(admin.ModelAdmin):
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ShareLink]) -> None:
         count = share_links_revoke_any(queryset=queryset)
         self.message_user(request, f"Revoked {count} share link(s).", messages.SUCCESS)
+
+
+from images import review_admin  # noqa: E402, F401 - the moderation queue registers itself

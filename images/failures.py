@@ -21,6 +21,7 @@ def clipped(text: str) -> str:
 # Codes whose provider message explains the refusal or the bad request to the user.
 USER_FACING_CODES = frozenset(
     {
+        "moderation_blocked",
         "content_policy",
         "provider_rejected",
         "provider_failed",  # KIE's failMsg: the task's own reason, mostly moderation
@@ -50,6 +51,7 @@ PLAIN_MESSAGES: dict[str, str] = {
     "provider_failed": "The image provider could not make the images.",
     "provider_rejected": "The image provider rejected the request.",
     "content_policy": "The image provider refused this request under its content policy.",
+    "moderation_blocked": "The request was refused under the content policy.",
     "invalid_response": "The image provider sent an answer that could not be used.",
     "invalid_reference": "A reference image could not be read as an image.",
     "reference_url_required": "This provider can only use reference images from storage it can reach.",

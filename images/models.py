@@ -153,12 +153,20 @@ class ImageQuerySet(models.QuerySet):
         """The images that count as someone's: a direct upload whose file never came does not."""
         return self.exclude(processing=Image.Processing.AWAITING_UPLOAD)
 
-    def viewable_by_link(self) -> ImageQuerySet:
-        """The images a link may show to anyone (unlisted pages, share links): ready and not hidden by staff.
+    def visible_to_others(self) -> ImageQuerySet:
+        """The images anyone but their owner may see at all: ready, not hidden by staff, and not held
+        back by moderation (``pending_review`` or ``rejected``).
 
-        The one place that says what a link may show: moderation (a pending review) narrows it here.
+        Public lists and every link (``viewable_by_link``) start from here; owners see their own
+        images through their own querysets.
         """
-        return self.filter(is_hidden=False, processing=Image.Processing.READY)
+        return self.filter(is_hidden=False, processing=Image.Processing.READY, moderation_status=Image.Moderation.OK)
+
+    def viewable_by_link(self) -> ImageQuerySet:
+        """The images a link may show to anyone (unlisted pages, share links, their ZIPs): whatever
+        others may see (``visible_to_others``), whichever its visibility.
+        """
+        return self.visible_to_others()
 
 
 class Image(models.Model):
@@ -180,6 +188,11 @@ class Image(models.Model):
         PENDING = "pending"
         READY = "ready"
         FAILED = "failed"
+
+    class Moderation(models.TextChoices):
+        OK = "ok"
+        PENDING_REVIEW = "pending_review"
+        REJECTED = "rejected"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
@@ -213,6 +226,18 @@ class Image(models.Model):
     # A generated image's background as rendered: "transparent" or "opaque" ("" for uploads).
     background = models.CharField(max_length=16, blank=True)
 
+    # Analysis and moderation (images/services/analysis.py, moderation.py). ``labels`` is what
+    # the API shows ([{name, confidence}]); ImageLabel rows index the same names for ``?label=``.
+    labels = models.JSONField(default=list, blank=True)
+    analyzed_at = models.DateTimeField(null=True, blank=True)
+    moderated_at = models.DateTimeField(null=True, blank=True)
+    moderation_status = models.CharField(max_length=16, choices=Moderation.choices, default=Moderation.OK)
+    moderation_categories = models.JSONField(default=list, blank=True)
+    moderation_scores = models.JSONField(default=dict, blank=True)  # {category: 0..1} as the provider said
+    moderation_reason = models.TextField(blank=True)  # staff's words to the owner
+    appeal_message = models.TextField(blank=True)
+    appealed_at = models.DateTimeField(null=True, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -227,6 +252,14 @@ class Image(models.Model):
             models.Index(fields=["visibility", "-created_at"], name="img_visibility_created"),
             models.Index(fields=["processing", "created_at"], name="img_processing_created"),
             models.Index(fields=["user", "-created_at"], condition=Q(favorite=True), name="img_user_favorite_created"),
+            # The review queue: the few images held back, oldest first.
+            models.Index(fields=["created_at"], condition=~Q(moderation_status="ok"), name="img_moderation_queue"),
+            # Beat's look for images whose labels or moderation are still owed.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(analyzed_at__isnull=True) | Q(moderated_at__isnull=True),
+                name="img_analysis_owed",
+            ),
         ]
         constraints = [
             # A redelivered job cannot store a second copy of the same output.
@@ -357,3 +390,58 @@ class ShareLink(models.Model):
     @property
     def has_password(self) -> bool:
         return bool(self.password_hash)
+
+
+class ImageLabel(models.Model):
+    """One label of one image, for ``?label=``: the analyzer's name, lower-cased, and its confidence (0..1)."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="label_rows")
+    # db_index: on PostgreSQL Django adds a varchar_pattern_ops index beside the plain one, so a
+    # search's prefix match (``name LIKE 'word%'``, services/search.py) is read from an index too.
+    name = models.CharField(max_length=100, db_index=True)
+    confidence = models.FloatField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["image", "name"], name="image_label_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.confidence:.2f})"
+
+
+class ModerationCase(Image):
+    """An image as the staff's moderation queue shows it (the admin's own page for ``Image``)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "moderation case"
+
+
+class ModerationEvent(models.Model):
+    """The audit trail of moderation: every verdict and decision on an image, never edited.
+
+    ``actor`` is the staff member who decided (None for a provider's verdict or the owner's appeal).
+    """
+
+    class Action(models.TextChoices):
+        FLAGGED = "flagged"  # a provider held the image for review
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        APPEALED = "appealed"
+
+    id = models.BigAutoField(primary_key=True)
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="moderation_events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    previous_status = models.CharField(max_length=16, choices=Image.Moderation.choices)
+    new_status = models.CharField(max_length=16, choices=Image.Moderation.choices)
+    categories = models.JSONField(default=list, blank=True)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action}: {self.previous_status} → {self.new_status}"

@@ -132,3 +132,25 @@ def sweep_partial_frames() -> int:
     from images.services.partials import partial_frames_sweep
 
     return partial_frames_sweep()
+
+
+@shared_task(name="images.analyze_image", bind=True, max_retries=3)
+def analyze_image(self: Task, image_id: str) -> str:
+    """Labels and moderation of a ready image; failures are retried, then left to beat's ``analyze_owed_images``."""
+    from images.services.analysis import image_analyze
+
+    try:
+        return image_analyze(image_id=image_id)
+    except Exception as exc:
+        if self.request.retries < self.max_retries:
+            raise self.retry(exc=exc, countdown=30 * 2**self.request.retries) from exc
+        extra = {"image_id": image_id, "error": str(exc)[:300]}
+        logger.warning("image analysis still incomplete; beat retries it", extra=extra)
+        return "incomplete"
+
+
+@shared_task(name="images.analyze_owed_images")
+def analyze_owed_images() -> int:
+    from images.services.analysis import images_analysis_queue_owed
+
+    return images_analysis_queue_owed()

@@ -61,6 +61,7 @@ class ApiError(exceptions.APIException):
         *,
         headers: Mapping[str, str] | None = None,
         wait: float | None = None,
+        extra: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(detail=message, code=code)
         self.status_code = status
@@ -69,11 +70,12 @@ class ApiError(exceptions.APIException):
         self.field = field
         self.headers = dict(headers or {})
         self.wait = wait
+        self.extra = dict(extra or {})
 
 
 def api_error(exc: domain.DomainError) -> ApiError:
     """A domain error as the API's error, same code, message, field and wait."""
-    return ApiError(status_for(exc), exc.code, exc.message, exc.field, wait=exc.wait)
+    return ApiError(status_for(exc), exc.code, exc.message, exc.field, wait=exc.wait, extra=exc.extra)
 
 
 def error_body(code: str, message: str, field: str | None = None, details: dict[str, list[str]] | None = None) -> dict:
@@ -146,6 +148,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApiError):
         headers.update(exc.headers)
         body = error_body(exc.code, exc.message, exc.field)
+        body["error"].update({key: value for key, value in exc.extra.items() if key not in body["error"]})
     elif isinstance(exc, exceptions.ValidationError):
         body = validation_error_body(exc.detail)
     else:
@@ -223,6 +226,11 @@ class ErrorObjectSerializer(serializers.Serializer):
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Validation errors only: every offending field with its messages.",
+    )
+    categories = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="moderation_blocked only: the moderation categories the prompt fell under.",
     )
 
 

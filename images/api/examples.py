@@ -39,6 +39,8 @@ IMAGE = {
     "favorite": False,
     "processing": "ready",
     "created_at": "2026-11-30T09:15:02.481Z",
+    "labels": [{"name": "Square", "confidence": 1.0}, {"name": "Blue", "confidence": 0.82}],
+    "moderation": {"status": "ok", "categories": [], "reason": None, "appealed": False},
 }
 
 GENERATION = {
@@ -144,6 +146,20 @@ DIRECT_UPLOAD = [
             "expires_in": 900,
         },
         status="201",
+    ),
+]
+APPEAL = [
+    request({"message": "It is an anatomy plate for a medical course, not a photograph of a person."}),
+    answer(
+        {
+            **IMAGE,
+            "moderation": {
+                "status": "pending_review",
+                "categories": ["violence/graphic"],
+                "reason": "Graphic injuries are not allowed here.",
+                "appealed": True,
+            },
+        }
     ),
 ]
 BULK_DELETE = [

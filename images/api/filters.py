@@ -13,12 +13,12 @@ import datetime as dt
 
 import django_filters
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 
 from imagegen.errors import Invalid
-from images.models import Generation, Image
+from images.models import Generation, Image, ImageLabel
 from images.services.library import MAX_TAGS
 from images.services.search import MAX_QUERY_LENGTH, images_search, search_terms
 
@@ -152,11 +152,19 @@ class AlbumFilter(django_filters.UUIDFilter):
     """An album's id (a method filter would be typed as any text)."""
 
 
+def _has_label(name: str) -> Exists:
+    # Labels are indexed lower-cased (services/analysis.py); EXISTS keeps one row per image.
+    return Exists(ImageLabel.objects.filter(image=OuterRef("pk"), name=name.strip().lower()))
+
+
 class _SearchMixin:
     def search(self, qs: QuerySet[Image], name: str, value: str) -> QuerySet[Image]:
         if not value.strip():
             return qs
         return images_search(qs, value)
+
+    def labelled(self, qs: QuerySet[Image], name: str, value: str) -> QuerySet[Image]:
+        return qs.filter(_has_label(value)) if value.strip() else qs
 
 
 class ImageFilter(_SearchMixin, django_filters.FilterSet):
@@ -171,7 +179,12 @@ class ImageFilter(_SearchMixin, django_filters.FilterSet):
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = SearchFilter(
-        method="search", max_length=MAX_QUERY_LENGTH, label="Search words in prompt, title and tags (prefixes match)"
+        method="search",
+        max_length=MAX_QUERY_LENGTH,
+        label="Search words in prompt, title, tags and labels (prefixes match)",
+    )
+    label = django_filters.CharFilter(
+        method="labelled", max_length=100, label="Images with this label (IMAGE_ANALYZER's), case-insensitive"
     )
     ordering = django_filters.ChoiceFilter(
         choices=[(value, value) for value in ORDERINGS],
@@ -184,7 +197,7 @@ class ImageFilter(_SearchMixin, django_filters.FilterSet):
         model = Image
         fields = [
             "source", "category", "tag", "visibility", "processing", "created_after", "created_before", "q", "ordering",
-            "favorite", "album",
+            "favorite", "album", "label",
         ]  # fmt: skip
 
     def keep(self, qs: QuerySet[Image], name: str, value: str) -> QuerySet[Image]:
@@ -202,12 +215,17 @@ class PublicImageFilter(_SearchMixin, django_filters.FilterSet):
     category = django_filters.CharFilter(max_length=64)
     tag = AllTagsFilter()
     q = SearchFilter(
-        method="search", max_length=MAX_QUERY_LENGTH, label="Search words in prompt, title and tags (prefixes match)"
+        method="search",
+        max_length=MAX_QUERY_LENGTH,
+        label="Search words in prompt, title, tags and labels (prefixes match)",
+    )
+    label = django_filters.CharFilter(
+        method="labelled", max_length=100, label="Images with this label (IMAGE_ANALYZER's), case-insensitive"
     )
 
     class Meta:
         model = Image
-        fields = ["category", "tag", "q"]
+        fields = ["category", "tag", "q", "label"]
 
 
 class GenerationFilter(django_filters.FilterSet):

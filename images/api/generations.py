@@ -96,8 +96,9 @@ class GenerationListCreateView(generics.ListAPIView):
         ),
         description="202 while it runs, 200 once it has ended (`Prefer: wait`, or a replay of an ended one). "
         "404 `not_found`: a reference image is not the caller's. 409 `idempotency_key_reused`: the key came "
-        "with another body. 429: throttled or over the daily quota. With `dry_run: true`, 200 with the estimate "
-        "and the quota's effect, nothing created.",
+        "with another body. 400 `moderation_blocked` (`field: prompt`, `categories`): the moderation policy "
+        "refuses the prompt; nothing is queued or counted. 429: throttled or over the daily quota. With "
+        "`dry_run: true`, 200 with the estimate and the quota's effect (or the same refusals), nothing created.",
     )
     def post(self, request: Request) -> Response:
         serializer = GenerationCreateSerializer(data=request.data)

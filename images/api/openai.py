@@ -61,8 +61,8 @@ _TYPES = {401: "authentication_error", 403: "permission_error", 404: "invalid_re
 _OPENAI_STYLES = ("vivid", "natural")
 # Failures that are about the request, not the service: 400, which the SDK does not retry.
 _CLIENT_ERRORS = {
-    "content_policy", "provider_rejected", "invalid_style", "invalid_reference", "reference_url_required",
-    "invalid_mask",
+    "moderation_blocked", "content_policy", "provider_rejected", "invalid_style", "invalid_reference",
+    "reference_url_required", "invalid_mask",
 }  # fmt: skip
 RETRY_COUNT_HEADER = "X-Stainless-Retry-Count"
 # Our validation codes in OpenAI's words (its API says "missing_required_parameter", not "required").

@@ -22,6 +22,7 @@ from images.providers import configured_providers
 from images.services import resolver
 from images.services.generations import with_queue_estimates
 from images.services.library import MAX_TAG_LENGTH, MAX_TAGS
+from images.services.moderation import moderation_summary
 from images.services.relocation import published
 from images.services.uploads import DIRECT_UPLOAD_TYPES, MAX_FILES
 from images.storage import FileUrls
@@ -59,6 +60,8 @@ IMAGE_ROW_FIELDS = (
     "id", "source", "generation_id", "title", "prompt", "width", "height", "format", "content_type", "bytes",
     "sha256", "storage_key", "variants", "dominant_color", "exif", "tag_names", "category", "visibility",
     "processing", "is_hidden", "created_at", "favorite", "background",
+    # Analysis and moderation (services/analysis.py, services/moderation.py).
+    "labels", "moderation_status", "moderation_categories", "moderation_reason", "appealed_at",
 )  # fmt: skip
 
 
@@ -86,6 +89,22 @@ class _Answer:
         return f"{self._base}{url}" if url.startswith("/") else url
 
 
+class LabelSerializer(serializers.Serializer):
+    """One label of an image (``IMAGE_ANALYZER``), most confident first."""
+
+    name = serializers.CharField(max_length=100)
+    confidence = serializers.FloatField(min_value=0, max_value=1)
+
+
+class ModerationSerializer(serializers.Serializer):
+    """Where moderation stands on an image; only ``ok`` images are seen by anyone but their owner."""
+
+    status = serializers.ChoiceField(choices=Image.Moderation.choices)
+    categories = serializers.ListField(child=serializers.CharField(), help_text="What it was flagged for")
+    reason = serializers.CharField(allow_null=True, help_text="Staff's reason for their decision")
+    appealed = serializers.BooleanField(help_text="The owner has appealed (an image is appealed once)")
+
+
 class ImageSerializer(serializers.ModelSerializer):
     """An image, from a model instance or from a row of ``IMAGE_ROW_FIELDS`` (what the lists hand it)."""
 
@@ -100,13 +119,15 @@ class ImageSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text='A generated image\'s background as rendered; "" for uploads',
     )
+    labels = serializers.SerializerMethodField()
+    moderation = serializers.SerializerMethodField()
 
     class Meta:
         model = Image
         fields = [
             "id", "source", "generation", "title", "prompt", "width", "height", "format", "content_type",
             "bytes", "sha256", "url", "thumbnail_url", "variants", "dominant_color", "exif", "tags", "category",
-            "visibility", "processing", "created_at", "favorite", "background",
+            "visibility", "processing", "created_at", "favorite", "background", "labels", "moderation",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -123,7 +144,12 @@ class ImageSerializer(serializers.ModelSerializer):
         if row["processing"] != Image.Processing.READY:
             return None, None, {}
         urls = self._answer().url
-        public = published(visibility=row["visibility"], is_hidden=row["is_hidden"], processing=row["processing"])
+        public = published(
+            visibility=row["visibility"],
+            is_hidden=row["is_hidden"],
+            processing=row["processing"],
+            moderation_status=row["moderation_status"],
+        )
         stored = row["variants"]
         thumb = stored.get("thumb_256") or stored.get("thumb_768")
         variants = {
@@ -171,6 +197,14 @@ class ImageSerializer(serializers.ModelSerializer):
     def get_tags(self, obj: Image) -> list[str]:
         return sorted(image_row(obj)["tag_names"] or [])
 
+    @extend_schema_field(LabelSerializer(many=True))
+    def get_labels(self, obj: Image) -> list[dict]:
+        return image_row(obj)["labels"] or []
+
+    @extend_schema_field(ModerationSerializer)
+    def get_moderation(self, obj: Image) -> dict:
+        return moderation_summary(image_row(obj))
+
     def to_representation(self, obj: Image | dict) -> dict:
         # Written out: the per-field path of DRF costs more than the query on every list
         # row. The declared fields stay for the schema; a test checks both agree.
@@ -201,6 +235,8 @@ class ImageSerializer(serializers.ModelSerializer):
             "created_at": iso_datetime(row["created_at"], self._answer().timezone),
             "favorite": row["favorite"],
             "background": row["background"],
+            "labels": row["labels"] or [],
+            "moderation": moderation_summary(row),
         }
 
 

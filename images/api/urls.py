@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from images.api import albums, archives, generations, images, links, sharing, usage
+from images.api import albums, archives, generations, images, links, moderation, sharing, usage
 
 urlpatterns = [
     path("generations", generations.GenerationListCreateView.as_view(), name="generation-list"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("images/<uuid:pk>", images.ImageDetailView.as_view(), name="image-detail"),
     path("images/<uuid:pk>/complete", images.ImageCompleteView.as_view(), name="image-complete"),
     path("images/<uuid:pk>/download", images.ImageDownloadView.as_view(), name="image-download"),
+    path("images/<uuid:pk>/appeal", moderation.ImageAppealView.as_view(), name="image-appeal"),
     path("public/images", images.PublicImageListView.as_view(), name="public-image-list"),
     path("public/images/<uuid:pk>", links.PublicImageDetailView.as_view(), name="public-image-detail"),
     path("albums", albums.AlbumListCreateView.as_view(), name="album-list"),

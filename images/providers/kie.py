@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
 import urllib.error
 import urllib.request
@@ -266,7 +267,8 @@ class KieProvider:
                     continue
                 state, urls, message = (_kontext_state if api is _KONTEXT else _market_state)(record)
                 if state == _FAILED:
-                    raise ProviderError(f"KIE task failed: {message}", code="provider_failed", permanent=True)
+                    code = "moderation_blocked" if is_content_refusal(message) else "provider_failed"
+                    raise ProviderError(f"KIE task failed: {message}", code=code, permanent=True)
                 if state == _SUCCESS:
                     if not urls:
                         raise ProviderError(
@@ -337,4 +339,18 @@ def _error(code: int, message: str) -> ProviderError:
         return ProviderError(message, code="provider_auth", permanent=True)
     if code == 402:
         return ProviderError(message, code="provider_quota", permanent=True)
+    if is_content_refusal(message):
+        return ProviderError(message, code="moderation_blocked", permanent=True)
     return ProviderError(message, code="provider_rejected", permanent=True)
+
+
+# KIE has no error code of its own for a content refusal: its messages say so in words.
+_REFUSAL_WORDS = re.compile(
+    r"content polic|sensitive|nsfw|moderation|prohibited|inappropriate|violat\w* .*polic|flagged|safety",
+    re.IGNORECASE,
+)
+
+
+def is_content_refusal(message: str) -> bool:
+    """Whether a KIE error or failure message is a content-policy refusal (→ ``moderation_blocked``)."""
+    return bool(_REFUSAL_WORDS.search(message or ""))

@@ -270,7 +270,7 @@ def _provider_error(exc: openai.OpenAIError) -> ProviderError:
         if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
             return ProviderError(message, code="provider_auth", permanent=True)
         if exc.code in _CONTENT_POLICY_CODES:
-            return ProviderError(message, code="content_policy", permanent=True)
+            return ProviderError(message, code="moderation_blocked", permanent=True)
         return ProviderError(message, code="provider_rejected", permanent=True)
     if isinstance(exc, openai.APIError):
         return ProviderError(

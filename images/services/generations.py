@@ -26,6 +26,7 @@ from images.services import scheduling, transitions
 from images.services.deadlines import check_deadline_seconds, deadline_at
 from images.services.estimates import eta_seconds
 from images.services.library import with_tag_names
+from images.services.moderation import prompt_check
 from images.services.publishing import generation_publish_on_commit, owed_fields
 from images.services.quotas import check_quota, daily_limit_for_tier, quota_for_user
 from images.services.resolver import GenerationParams
@@ -97,6 +98,8 @@ def generation_create(
     if key and (existing := _replay(user=user, key=key, fingerprint=fingerprint)):
         return existing, False
     reference_images = owned_reference_images(user=user, ids=params.reference_images, pending_ok=uploaded_references)
+    # Before the quota and the row: a refused prompt costs nothing and leaves nothing behind.
+    prompt_check(prompt=params.prompt)
     held = scheduling.holds_jobs()
     now = timezone.now()
     try:
@@ -169,6 +172,7 @@ def generation_dry_run(*, user: User, params: GenerationParams, deadline_seconds
     """
     check_deadline_seconds(deadline_seconds)
     owned_reference_images(user=user, ids=params.reference_images)
+    prompt_check(prompt=params.prompt)  # a prompt the real request would refuse is refused here too
     check_quota(user=user, requested=params.n)
     quota = quota_for_user(user=user)
     view = scheduling.queue_view(user_id=user.pk, tier=user.tier)

@@ -72,10 +72,8 @@ def image_queryset(*, user: User) -> QuerySet[Image]:
 
 
 def public_image_queryset() -> QuerySet[Image]:
-    """Everyone's public, ready images that staff have not hidden."""
-    return with_tag_names(
-        Image.objects.filter(visibility=Image.Visibility.PUBLIC, is_hidden=False, processing=Image.Processing.READY)
-    )
+    """Everyone's public images that others may see (``Image.objects.visible_to_others``)."""
+    return with_tag_names(Image.objects.visible_to_others().filter(visibility=Image.Visibility.PUBLIC))
 
 
 def image_get(*, user: User, image_id: object) -> Image:

@@ -39,6 +39,7 @@ from images.models import Generation, Image
 from images.providers import get_provider
 from images.providers.base import GeneratedImage, GenerationCanceled, ProviderError, ReferenceImage, RenderRequest
 from images.services import transitions
+from images.services.analysis import image_analysis_queue_on_commit
 from images.services.derive import DerivedImage, conform_generated, derive_image
 from images.services.partials import PartialPublisher
 from images.storage import delete_keys, file_url, image_key, read_bytes, store_bytes, store_many
@@ -340,6 +341,7 @@ def _finish_succeeded(generation: Generation, attempt: int, results: list[tuple[
             ]
         )
         queue_webhook(generation=generation, event="completed")
+        image_analysis_queue_on_commit(image_ids=[str(image_id) for image_id, _ in results])
     return True
 
 

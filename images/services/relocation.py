@@ -1,6 +1,6 @@
 """Keeping an image's files under the prefix its visibility calls for.
 
-Published images (public, not hidden by staff, ready) live under ``public/``,
+Published images (public, not hidden by staff nor held by moderation, ready) live under ``public/``,
 the only prefix the CDN serves; everything else, raw uploads included, under
 ``private/<user>/<image>-<secret>/`` (see ``images/storage.py``). Files are
 always written to the private layout first; ``image_files_relocate`` is the
@@ -41,12 +41,25 @@ class Relocation:
 
 def is_published(image: Image) -> bool:
     """Whether the image's files belong under ``public/``: anyone may see it."""
-    return published(visibility=image.visibility, is_hidden=image.is_hidden, processing=image.processing)
+    return published(
+        visibility=image.visibility,
+        is_hidden=image.is_hidden,
+        processing=image.processing,
+        moderation_status=image.moderation_status,
+    )
 
 
-def published(*, visibility: str, is_hidden: bool, processing: str) -> bool:
-    """``is_published`` from the three values it reads, for a list that selects columns instead of rows."""
-    return visibility == Image.Visibility.PUBLIC and not is_hidden and processing == Image.Processing.READY
+def published(*, visibility: str, is_hidden: bool, processing: str, moderation_status: str = "ok") -> bool:
+    """``is_published`` from the values it reads, for a list that selects columns instead of rows.
+
+    An image held by moderation (pending review, rejected) is not published, whatever its visibility.
+    """
+    return (
+        visibility == Image.Visibility.PUBLIC
+        and not is_hidden
+        and processing == Image.Processing.READY
+        and moderation_status == Image.Moderation.OK
+    )
 
 
 def expected_key(image: Image, key: str) -> str:

@@ -7,8 +7,9 @@ prefix (``word:*``) there or start a tag; results carry a ``rank``
 (``ts_rank``, plus a little for a tag match). Elsewhere (SQLite) every word
 must occur in the title or prompt or start a tag, and ``rank`` counts where.
 
-More text to search (image labels, when they exist) joins through
-``RELATED_TEXT``: a model, its foreign key to the image and the text field.
+More text to search joins through ``RELATED_TEXT``: a model, its foreign key
+to the image and the text field (tags, and the analyzer's labels), each
+matched as "a word starts it" through its own index.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.db.models import Case, Exists, F, FloatField, Func, IntegerField, Ou
 from django.db.models.functions import Cast
 
 from imagegen.errors import Invalid
-from images.models import Image, image_search_vector
+from images.models import Image, ImageLabel, image_search_vector
 
 MAX_QUERY_LENGTH = 200
 MAX_TERMS = 16
@@ -65,7 +66,11 @@ _STOP_WORDS = frozenset(
 )
 
 # (model, its foreign key to the image, the text field): searched as "a word starts it".
-RELATED_TEXT: list[tuple[Any, str, str]] = [(Image.tags.through, "image_id", "tag__name")]
+# Labels are stored lower-cased (services/analysis.py), as the terms are.
+RELATED_TEXT: list[tuple[Any, str, str]] = [
+    (Image.tags.through, "image_id", "tag__name"),
+    (ImageLabel, "image_id", "name"),
+]
 
 
 def search_terms(q: str) -> list[str]:

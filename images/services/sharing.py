@@ -4,7 +4,7 @@ The token is 192 random bits (``secrets``), kept as it is so that the owner can
 copy the link again; the optional password is kept only as a Django hash. A
 link ends when it expires (``Gone``) or when its owner revokes it (``NotFound``
 from then on, like a token that never existed). What a link shows goes through
-``Image.objects.viewable_by_link()``: nothing hidden by staff or still processing.
+``Image.objects.viewable_by_link()``: nothing hidden by staff, held by moderation or still processing.
 """
 
 from __future__ import annotations

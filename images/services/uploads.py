@@ -46,6 +46,7 @@ from images import processing
 from images.failures import clipped
 from images.jobs import PROCESS_IMAGE, job
 from images.models import Image
+from images.services.analysis import image_analysis_queue_on_commit
 from images.services.derive import derive_image
 from images.services.library import clean_tags, tags_for
 from images.services.quotas import check_upload_quota, uploads_record
@@ -254,6 +255,7 @@ def image_process(*, image_id: str) -> str:
                 transaction.on_commit(partial(delete_keys, [raw_key]))
             if updated:
                 image_files_relocate(image_id=image.pk)  # written private; a public image's go public
+                image_analysis_queue_on_commit(image_ids=[str(image.pk)])
     except BaseException:
         delete_keys([key for key in stored if key != raw_key])
         raise

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from images.web import organize, views
+from images.web import moderation, organize, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -27,6 +27,7 @@ urlpatterns = [
     path("images/<uuid:pk>", views.image_detail, name="image"),
     path("images/<uuid:pk>/delete", views.image_delete_view, name="image-delete"),
     path("images/<uuid:pk>/favorite", organize.image_favorite, name="image-favorite"),
+    path("images/<uuid:pk>/appeal", moderation.image_appeal_view, name="image-appeal-page"),
     path("upload", views.upload, name="upload"),
     path("stats", views.stats_view, name="stats"),
 ]

@@ -106,7 +106,9 @@ def gallery(request: HttpRequest) -> HttpResponse:
     if valid:
         images = filterset.qs.order_by(*ORDERINGS[ordering])
     page, query = _paginate(request, images)
-    filtered = any(request.GET.get(name) for name in ("q", "source", "visibility", "category", "tag", "favorite"))
+    filtered = any(
+        request.GET.get(name) for name in ("q", "source", "visibility", "category", "tag", "favorite", "label")
+    )
     context = {
         "page": page,
         "images": _images(request, page.object_list),

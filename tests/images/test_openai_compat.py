@@ -173,7 +173,7 @@ def test_usage_the_provider_reported_is_passed_on(api, run_inline):
 def test_a_permanent_provider_failure_is_a_400_with_its_message(api, run_inline):
     response = api.post("/v1/images/generations", {"prompt": "fail-permanent", "model": "fake-1"}, format="json")
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "content_policy"
+    assert response.json()["error"]["code"] == "moderation_blocked"
 
 
 @pytest.mark.django_db

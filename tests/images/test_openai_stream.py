@@ -72,7 +72,7 @@ def test_a_failed_job_ends_the_stream_with_an_error_event(api):
     sent = stream(api, {"prompt": "fail-permanent", "model": "fake-1"})
     [(name, data)] = sent
     assert name == "error"
-    assert data["error"]["code"] == "content_policy" and data["error"]["type"] == "invalid_request_error"
+    assert data["error"]["code"] == "moderation_blocked" and data["error"]["type"] == "invalid_request_error"
 
 
 def test_a_job_that_does_not_end_in_time_ends_with_a_timeout_event(api, settings):

@@ -112,7 +112,7 @@ def test_a_permanent_error_fails_at_once_with_the_providers_message(user, media_
     assert outcome.status == "failed" and outcome.retry_in is None
     generation.refresh_from_db()
     assert generation.status == "failed" and generation.attempts == 1
-    assert generation.error_code == "content_policy"
+    assert generation.error_code == "moderation_blocked"
     assert "refuses" in generation.error_message
     assert stored_files(media_root) == []
 
@@ -266,7 +266,7 @@ def test_a_job_waiting_for_its_retry_shows_no_detail_either(user, monkeypatch):
 @pytest.mark.parametrize(
     ("code", "message"),
     [
-        ("content_policy", "Your request was rejected by the safety system."),
+        ("moderation_blocked", "Your request was rejected by the safety system."),
         ("provider_rejected", "Invalid size '4000x4000'. Supported sizes are 1024x1024, 1536x1024 and 1024x1536."),
         ("invalid_style", "unknown style 'sepia'; valid: anime, watercolor"),
     ],

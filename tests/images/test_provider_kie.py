@@ -108,8 +108,20 @@ def test_it_makes_one_task_per_image(fake):
 
 
 @pytest.mark.parametrize("model", ["flux-kontext-pro", "flux-2/pro-text-to-image"])
+def test_a_task_kie_refused_for_its_content_is_moderation_blocked(settings, fake, model):
+    settings.KIE_MODEL = model
+    fake.plan(["pending", "fail"])  # the fake's message: "Image generation failed: prompt flagged"
+
+    error = provider_error(render())
+
+    assert (error.code, error.permanent) == ("moderation_blocked", True)
+    assert fake.fail_message in error.message
+
+
+@pytest.mark.parametrize("model", ["flux-kontext-pro", "flux-2/pro-text-to-image"])
 def test_it_fails_permanently_with_kies_message_when_the_task_fails(settings, fake, model):
     settings.KIE_MODEL = model
+    fake.fail_message = "Image generation failed: internal renderer error"
     fake.plan(["pending", "fail"])
 
     error = provider_error(render())

@@ -310,7 +310,7 @@ def test_it_passes_on_a_content_policy_rejection_as_permanent(fake):
 
     error = provider_error(render())
 
-    assert (error.code, error.permanent, error.message) == ("content_policy", True, message)
+    assert (error.code, error.permanent, error.message) == ("moderation_blocked", True, message)
 
 
 @pytest.mark.parametrize(

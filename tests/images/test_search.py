@@ -1,4 +1,4 @@
-"""Search: GET /images?q= over prompt, title and tags, with prefixes and ranking, on PostgreSQL and SQLite."""
+"""Search: GET /images?q= over prompt, title, tags and labels, with prefixes and ranking, on PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from images.models import Image
+from images.models import Image, ImageLabel
 from images.services.library import image_update
 from tests.images.factories import ImageFactory
 
@@ -107,6 +107,38 @@ def test_a_blank_query_lists_everything_newest_first(api, library):
 
 def test_relevance_without_q_is_newest_first(api, library):
     assert titles(api, "ordering=relevance") == ["Tagged", "Harbour", "Lighthouse"]
+
+
+def test_labels_match_as_prefixes_alongside_the_other_words(api, library):
+    ImageLabel.objects.create(image=library["harbour"], name="teal", confidence=0.8)
+    ImageLabel.objects.create(image=library["lighthouse"], name="dark", confidence=0.9)
+
+    assert titles(api, "q=tea") == ["Harbour"]
+    assert titles(api, "q=Teal+boats") == ["Harbour"]
+    assert titles(api, "q=teal+storm") == []
+    assert titles(api, "q=dark+lighthouse") == ["Lighthouse"]
+
+
+def test_a_label_match_ranks_like_a_tag_match(api, user):
+    ImageFactory(user=user, title="Plain", prompt="waves")
+    labelled = ImageFactory(user=user, title="Labelled", prompt="waves")
+    ImageFactory(user=user, title="Plain too", prompt="waves")
+    ImageLabel.objects.create(image=labelled, name="waves", confidence=0.7)
+
+    assert titles(api, "q=waves")[0] == "Labelled"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the GIN index exists on PostgreSQL only")
+def test_postgresql_searches_labels_through_their_prefix_index(user):
+    from images.services.search import images_search
+
+    for index in range(5):
+        ImageLabel.objects.create(image=ImageFactory(user=user), name=f"teal{index}", confidence=0.5)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    plan = images_search(Image.objects.all(), "teal").explain()
+    assert "img_search" in plan and "images_imagelabel_name_" in plan and "_like" in plan
+    assert "Seq Scan on images_imagelabel" not in plan
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the GIN index exists on PostgreSQL only")

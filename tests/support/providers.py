@@ -36,7 +36,7 @@ class FakeProvider:
     def generate(self, request: RenderRequest, *, on_progress, should_cancel) -> list[GeneratedImage]:
         prompt = request.prompt
         if "fail-permanent" in prompt:
-            raise ProviderError("the fake provider refuses this prompt", code="content_policy", permanent=True)
+            raise ProviderError("the fake provider refuses this prompt", code="moderation_blocked", permanent=True)
         if match := re.search(r"fail-transient-(\d+)", prompt):
             counter = _calls_file(prompt)
             calls = int(counter.read_text()) if counter.exists() else 0
