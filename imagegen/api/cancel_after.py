@@ -29,6 +29,8 @@ def parse_cancel_after(value: str) -> int:
 
 def _up_to(limit: int) -> str:
     """A regular expression matching the whole numbers 1..``limit`` written without leading zeros."""
+    if limit < 1:
+        return "(?!)"  # none: a maximum under a minute allows no minutes
     digits = str(limit)
     shorter = [f"[1-9][0-9]{{{n - 1}}}" if n > 1 else "[1-9]" for n in range(1, len(digits))]
     same_length = []

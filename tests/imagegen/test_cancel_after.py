@@ -28,3 +28,9 @@ def test_the_schema_pattern_takes_exactly_the_deadlines_the_server_allows():
     assert taken == list(range(1, 86401))
     assert [n for n in range(0, 2000) if pattern.fullmatch(f"{n}m")] == list(range(1, 1441))
     assert not pattern.fullmatch("030s") and not pattern.fullmatch("30h")
+
+
+def test_a_maximum_under_a_minute_allows_no_minutes():
+    pattern = re.compile(header_pattern(45))
+    assert pattern.fullmatch("45s") and not pattern.fullmatch("46s")
+    assert not pattern.fullmatch("0m") and not pattern.fullmatch("1m")
