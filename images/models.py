@@ -13,6 +13,8 @@ from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models import Q
 
+from imagegen.fields import JSONField
+
 
 class Generation(models.Model):
     class Status(models.TextChoices):
@@ -42,11 +44,11 @@ class Generation(models.Model):
     strength = models.FloatField(null=True, blank=True)
     quality = models.CharField(max_length=16, blank=True)
     # Ids of the caller's own images, and https URLs fetched by the worker.
-    reference_images = models.JSONField(default=list, blank=True)
-    reference_image_urls = models.JSONField(default=list, blank=True)
+    reference_images = JSONField(default=list, blank=True)
+    reference_image_urls = JSONField(default=list, blank=True)
     webhook_url = models.URLField(max_length=2000, blank=True)
-    webhook_events = models.JSONField(default=list, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
+    webhook_events = JSONField(default=list, blank=True)
+    metadata = JSONField(default=dict, blank=True)
 
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 - NULL = no key, outside the unique constraint
     request_fingerprint = models.CharField(max_length=64, blank=True)
@@ -69,12 +71,12 @@ class Generation(models.Model):
     background = models.CharField(max_length=16, default="auto")
     # OpenAI-compatible options with no column of their own: partial_images, input_fidelity,
     # moderation, mask_key (an edit's mask in storage).
-    options = models.JSONField(default=dict, blank=True)
+    options = JSONField(default=dict, blank=True)
     # Intermediate frames the worker published while rendering, for streams to send:
     # [{"index", "partial_image_index", "key", "content_type"}] (images/services/partials.py).
-    partial_frames = models.JSONField(default=list, blank=True)
+    partial_frames = JSONField(default=list, blank=True)
     # Tokens the provider reported ({input_tokens, output_tokens, ...}); empty when it reports none.
-    usage = models.JSONField(default=dict, blank=True)
+    usage = JSONField(default=dict, blank=True)
     # The fair queue (images/services/scheduling.py): a queued job waiting for its user's turn has no message yet.
     held = models.BooleanField(default=False)
     # Cancel-After / deadline_seconds: not ended by then, it is canceled (images/services/deadlines.py).
@@ -212,9 +214,9 @@ class Image(models.Model):
     bytes = models.PositiveBigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True)
     # {name: {"key", "width", "height", "format", "content_type", "bytes"}}
-    variants = models.JSONField(default=dict, blank=True)
+    variants = JSONField(default=dict, blank=True)
     dominant_color = models.CharField(max_length=7, blank=True)
-    exif = models.JSONField(default=dict, blank=True)
+    exif = JSONField(default=dict, blank=True)
 
     tags = models.ManyToManyField(Tag, blank=True, related_name="images")
     category = models.CharField(max_length=64, blank=True)
@@ -228,12 +230,12 @@ class Image(models.Model):
 
     # Analysis and moderation (images/services/analysis.py, moderation.py). ``labels`` is what
     # the API shows ([{name, confidence}]); ImageLabel rows index the same names for ``?label=``.
-    labels = models.JSONField(default=list, blank=True)
+    labels = JSONField(default=list, blank=True)
     analyzed_at = models.DateTimeField(null=True, blank=True)
     moderated_at = models.DateTimeField(null=True, blank=True)
     moderation_status = models.CharField(max_length=16, choices=Moderation.choices, default=Moderation.OK)
-    moderation_categories = models.JSONField(default=list, blank=True)
-    moderation_scores = models.JSONField(default=dict, blank=True)  # {category: 0..1} as the provider said
+    moderation_categories = JSONField(default=list, blank=True)
+    moderation_scores = JSONField(default=dict, blank=True)  # {category: 0..1} as the provider said
     moderation_reason = models.TextField(blank=True)  # staff's words to the owner
     appeal_message = models.TextField(blank=True)
     appealed_at = models.DateTimeField(null=True, blank=True)
@@ -436,7 +438,7 @@ class ModerationEvent(models.Model):
     action = models.CharField(max_length=16, choices=Action.choices)
     previous_status = models.CharField(max_length=16, choices=Image.Moderation.choices)
     new_status = models.CharField(max_length=16, choices=Image.Moderation.choices)
-    categories = models.JSONField(default=list, blank=True)
+    categories = JSONField(default=list, blank=True)
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -18,10 +18,11 @@ from typing import Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Aggregate, JSONField, OuterRef, QuerySet, Subquery
+from django.db.models import Aggregate, OuterRef, QuerySet, Subquery
 
 from accounts.models import User
 from imagegen.errors import Conflict, Invalid, NotFound
+from imagegen.fields import JSONField
 from images.models import Image, Tag
 from images.processing import EXTENSIONS
 from images.services.relocation import image_files_relocate, is_published

@@ -27,6 +27,7 @@ print(json.dumps({
     "debug": s.DEBUG,
     "engine": s.DATABASES["default"]["ENGINE"],
     "db_name": str(s.DATABASES["default"]["NAME"]),
+    "conn_max_age": s.DATABASES["default"].get("CONN_MAX_AGE", 0),
     "broker": s.CELERY_BROKER_URL,
     "broker_options": s.CELERY_BROKER_TRANSPORT_OPTIONS,
     "storage": s.STORAGES["default"]["BACKEND"],
@@ -72,6 +73,13 @@ def test_it_boots_the_embedded_default_with_nothing_set(tmp_path):
     assert s["broker"] == f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"
     assert s["storage"] == "django.core.files.storage.FileSystemStorage"
     assert s["storage_options"]["location"] == str(tmp_path / "media")
+
+
+@pytest.mark.parametrize("database_url", ["", "postgres://app:pw@db.internal:5432/imagegen"])
+def test_it_keeps_database_connections_between_requests_on_either_database(tmp_path, database_url):
+    # Opening SQLite's file per request (pragmas, then a WAL checkpoint on close) cost a sixth of a list.
+    s = boot({"DEBUG": "1", "IMAGEGEN_VAR_DIR": str(tmp_path), "DATABASE_URL": database_url})
+    assert s["conn_max_age"] >= 60
 
 
 def test_it_generates_a_dev_secret_key_once_and_keeps_it(tmp_path):
