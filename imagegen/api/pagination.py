@@ -8,6 +8,7 @@ subclass with another ``ordering``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
@@ -40,11 +41,35 @@ class CursorPagination(_DrfCursorPagination):
     ordering = ("-created_at", "id")
 
     def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list | None:
+        self._refuse_repeated(request)
+        self._model = queryset.model
+        return super().paginate_queryset(queryset, request, view)
+
+    def paginate_first_page(self, request: Request, ordering: tuple[str, ...], read: Callable[[int], list]) -> list:
+        """``paginate_queryset`` for a request with no cursor, whose rows the caller reads itself.
+
+        ``read(n)`` returns the first ``n`` rows in ``ordering`` (e.g. by a query compiled once:
+        imagegen.compiled); the page, its links and the state they need are what DRF's own forward
+        first page makes of the same rows.
+        """
+        self._refuse_repeated(request)
+        self.request = request
+        self.page_size = self.get_page_size(request)
+        self.base_url = request.build_absolute_uri()
+        self.ordering = ordering
+        self.cursor = None
+        results = read(self.page_size + 1)
+        self.page = results[: self.page_size]
+        self.has_next = len(results) > self.page_size
+        self.next_position = self._get_position_from_instance(results[-1], ordering) if self.has_next else None
+        self.has_previous = False
+        self.previous_position = None
+        return self.page
+
+    def _refuse_repeated(self, request: Request) -> None:
         for name in (self.page_size_query_param, self.cursor_query_param):
             if len(request.query_params.getlist(name)) > 1:  # else the last would win, unseen
                 raise ApiError(400, "repeated_parameter", f"{name}: give this parameter once", field=name)
-        self._model = queryset.model
-        return super().paginate_queryset(queryset, request, view)
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)

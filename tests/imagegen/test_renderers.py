@@ -29,6 +29,8 @@ VALUES = {
     "error detail": ErrorDetail("bad value", code="invalid"),
     "unicode": "caf\u00e9 \U0001f600 \u65e5\u672c",
     "line separators": "a\u2028b\u2029c",
+    # The separators' first UTF-8 byte (0xE2) begins other characters too: they stay as they are.
+    "separator lead byte": "5 \u20ac \u2026 \u2018quoted\u2019",
     "control characters": "tab\there\nnew \x00 nul \x1f",
     "integer keys": {1: "one", 2: "two"},
     "nested": {"results": [{"id": 1, "tags": ["a", "b"], "exif": {}}, None, True, 0.1, -3], "next": None},

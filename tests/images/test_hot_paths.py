@@ -170,3 +170,38 @@ def test_an_unchanged_image_answers_304_and_a_retagged_one_200(client, user):
     assert patched.status_code == 200
     assert changed.status_code == 200
     assert changed.json()["tags"] == ["a", "b"]
+
+
+def test_the_first_page_of_a_plain_list_reads_a_compiled_query_and_answers_as_the_filtered_path(
+    client, user, other_user
+):
+    from images.api import images as images_api
+
+    for _ in range(5):
+        finished_generation(user, images=1)
+    ImageFactory(user=user, processing=Image.Processing.AWAITING_UPLOAD)  # not listed
+    ImageFactory(user=other_user)  # never anyone else's
+    compiled = mock.patch.object(images_api, "_first_page_query", wraps=images_api._first_page_query)
+
+    with compiled as first_page_query:
+        plain = client.get("/api/v1/images?limit=2").json()
+        everything = client.get("/api/v1/images").json()
+    filtered = client.get("/api/v1/images?limit=2&ordering=-created_at").json()
+
+    assert first_page_query.call_count == 2
+    assert plain["results"] == filtered["results"] and plain["previous"] is None
+    assert len(everything["results"]) == 5 and everything["next"] is None
+    assert everything["results"][:2] == plain["results"]
+    # The next page follows on from the compiled first page as from DRF's own.
+    assert client.get(plain["next"]).json()["results"] == everything["results"][2:4]
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=two", "limit=2&limit=3"])
+def test_the_first_page_path_refuses_a_bad_limit_as_the_list_does(client, user, query):
+    response = client.get(f"/api/v1/images?{query}")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "limit"
+
+
+def test_the_first_page_of_an_empty_list_has_no_next_link(client, user):
+    assert client.get("/api/v1/images").json() == {"results": [], "next": None, "previous": None}
