@@ -107,6 +107,9 @@ class Generation(models.Model):
                 name="gen_held_user_created",
             ),
             models.Index(fields=["deadline_at"], condition=Q(deadline_at__isnull=False), name="gen_deadline"),
+            # The jobs in flight, counted by the fair queue's admission on every creation, among the
+            # many held ones. (SQLite matches a partial index's terms, not IN lists of parameters.)
+            models.Index(fields=["status"], condition=Q(held=False), name="gen_in_flight"),
         ]
         constraints = [
             models.UniqueConstraint(

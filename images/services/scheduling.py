@@ -74,6 +74,10 @@ def generations_admit() -> int:
     held = Generation.objects.filter(status=QUEUED, held=True).order_by()
     admitted = 0
     with _admission():
+        # The common answer first, from the few rows in flight (index gen_in_flight): no room. The
+        # per-user reading below goes through every queued job, inside a creation's write.
+        if limit > 0 and Generation.objects.filter(status__in=Generation.ACTIVE, held=False).count() >= limit:
+            return 0
         # Per user, in one query: jobs in flight, and the oldest held one (None: nothing held).
         users = (
             Generation.objects.filter(status__in=Generation.ACTIVE)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from images.models import Generation
@@ -104,6 +106,32 @@ def test_nothing_is_admitted_while_the_limit_is_reached(sent, settings, admit):
 
     assert admit() == 0
     assert sent == []
+
+
+def test_with_no_room_the_admission_reads_only_the_jobs_in_flight(sent, settings, admit):
+    settings.GENERATION_IN_FLIGHT_LIMIT = 1
+    GenerationFactory(status=Generation.Status.RUNNING)
+    for _ in range(3):
+        held(UserFactory(), 5)
+
+    with CaptureQueriesContext(connection) as queries:
+        assert admit() == 0
+
+    reads = [q["sql"] for q in queries.captured_queries if "images_generation" in q["sql"]]
+    assert len(reads) == 1 and "GROUP BY" not in reads[0] and "COUNT(" in reads[0]
+
+
+def test_the_jobs_in_flight_are_counted_from_their_own_index():
+    GenerationFactory(status=Generation.Status.RUNNING)
+    in_flight = Generation.objects.filter(status__in=Generation.ACTIVE, held=False).order_by().values("pk")
+    sql, params = in_flight.query.sql_with_params()
+    explain = "EXPLAIN" if connection.vendor == "postgresql" else "EXPLAIN QUERY PLAN"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a test table is small enough to read whole
+        cursor.execute(f"{explain} SELECT COUNT(*) FROM ({sql}) AS t", params)  # noqa: S608 - the ORM's own SQL
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert "gen_in_flight" in plan
 
 
 def test_an_ended_job_frees_its_place(sent, settings, admit):
