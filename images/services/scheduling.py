@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from imagegen.compiled import CompiledQuery
 from images.models import Generation
 from images.services import transitions
 from images.services.estimates import remembered
@@ -40,6 +41,14 @@ QUEUED = Generation.Status.QUEUED
 # pg_advisory_xact_lock's key: "fair" in ASCII. Admissions run one at a time; SQLite's
 # IMMEDIATE transactions (settings.py) serialise them already.
 ADMISSION_LOCK = 0x66616972
+
+
+# The jobs in flight (a handful: index gen_in_flight), read first by every admission. Compiled once
+# per connection: on SQLite the ORM's Python would run under the database's one write lock.
+_IN_FLIGHT = CompiledQuery(
+    lambda: Generation.objects.filter(status__in=Generation.ACTIVE, held=False).order_by().values_list("pk"),
+    params={},
+)
 
 
 def tier_weight(tier: str) -> int:
@@ -76,7 +85,7 @@ def generations_admit() -> int:
     with _admission():
         # The common answer first, from the few rows in flight (index gen_in_flight): no room. The
         # per-user reading below goes through every queued job, inside a creation's write.
-        if limit > 0 and Generation.objects.filter(status__in=Generation.ACTIVE, held=False).count() >= limit:
+        if limit > 0 and len(_IN_FLIGHT.rows()) >= limit:
             return 0
         # Per user, in one query: jobs in flight, and the oldest held one (None: nothing held).
         users = (
