@@ -19,6 +19,18 @@ connection would be retried in a tight loop. Here a failed receive counts as
 "no messages", the next one waits with exponential backoff, and each outage is
 logged twice: a warning when it starts and an info when it ends.
 
+A worker that cannot take another message (its prefetch slots are held by jobs it runs)
+does not poll. Upstream's channel then re-queues its poll with ``Hub.call_soon`` on
+every turn of the event loop until a slot frees; a callback queued from the loop's own
+thread does not wake the loop, and Celery's acks run as such callbacks, in the same
+unordered batch as that poll. When the poll's check ran before the ack in the batch, the
+next ReceiveMessage waited for the loop's next wake-up: a timer, at most a second away
+(kombu's curl client sweeps once a second), so on a quiet worker a job queued behind
+another was received 0.1-1 s late, and more often the quieter the machine. Here the
+channel parks a queue it cannot poll and starts its poll from the ack (or reject, or a
+larger prefetch) that frees a slot, at once; a once-a-second recheck stays as a safety
+net, and one receive at a time is in flight per queue.
+
 When a kombu release fixes the crash, keep the backoff or drop this module and
 ``CELERY_BROKER_TRANSPORT`` in imagegen/settings.py;
 tests/imagegen/test_sqs_transport.py shows what must still hold.
@@ -35,6 +47,7 @@ from typing import Any
 from kombu.asynchronous import get_event_loop
 from kombu.asynchronous.http.curl import CurlClient
 from kombu.transport import SQS
+from vine import promise
 
 from imagegen.backoff import doubling
 
@@ -68,9 +81,15 @@ class Channel(SQS.Channel):
     #: SQS waits to be noticed.
     receive_retry_first: float = 1.0
     receive_retry_max: float = 10.0
+    #: Seconds between rechecks of a parked queue: only a safety net, as settling a delivery
+    #: resumes its poll at once.
+    parked_recheck: float = 1.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._outages: dict[str, _Outage] = {}
+        # Queues with a ReceiveMessage in flight, and queues waiting for a free prefetch slot.
+        self._receiving: set[str] = set()
+        self._parked: set[str] = set()
         super().__init__(*args, **kwargs)
 
     def asynsqs(self, queue: str | None = None) -> Any:
@@ -89,7 +108,59 @@ class Channel(SQS.Channel):
         self._receive_worked(qname)
         return super()._on_messages_ready(queue, qname, messages)
 
+    def _schedule_queue(self, queue: str) -> None:
+        if queue not in self._active_queues:
+            self._parked.discard(queue)
+            return
+        if queue in self._receiving:
+            return  # its receive's end schedules the next one
+        if not self.qos.can_consume():
+            if queue not in self._parked:
+                self._parked.add(queue)
+                self.hub.call_later(self.parked_recheck, self._recheck_parked, queue)
+            return
+        self._parked.discard(queue)
+        self._receiving.add(queue)
+        try:
+            self._get_bulk_async(queue, callback=promise(self._loop1, (queue,)))
+        except BaseException:
+            self._receiving.discard(queue)
+            raise
+
+    def _recheck_parked(self, queue: str) -> None:
+        if queue in self._parked:
+            self._parked.discard(queue)
+            self._schedule_queue(queue)
+
+    def _resume_parked(self) -> None:
+        # Called where a delivery is settled, which Celery does from a callback of the event loop:
+        # the receive starts now rather than on the loop's next wake-up.
+        if self.hub is None:
+            return
+        for queue in list(self._parked):
+            if not self.qos.can_consume():
+                break
+            self._schedule_queue(queue)
+
+    def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
+        try:
+            super().basic_ack(delivery_tag, multiple)
+        finally:
+            self._resume_parked()
+
+    def basic_reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        try:
+            super().basic_reject(delivery_tag, requeue)
+        finally:
+            self._resume_parked()
+
+    def basic_qos(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().basic_qos(*args, **kwargs)
+        self._resume_parked()
+        return result
+
     def _loop1(self, queue: str, messages_fetched: Any = None) -> None:
+        self._receiving.discard(queue)
         outage = self._outages.get(queue)
         if outage is None:
             super()._loop1(queue, messages_fetched)

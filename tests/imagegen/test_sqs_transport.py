@@ -1,7 +1,9 @@
-"""The SQS transport outlives an SQS outage (imagegen/sqs_transport.py).
+"""The SQS transport outlives an SQS outage and polls again as soon as a slot frees
+(imagegen/sqs_transport.py).
 
 The unit tests feed the channel what kombu 5.7.0 hands it after each kind of
-ReceiveMessage; the slow test cuts a real worker off moto's server for 10 s.
+ReceiveMessage, or settle its deliveries; the slow test cuts a real worker off
+moto's server for 10 s.
 """
 
 from __future__ import annotations
@@ -93,6 +95,72 @@ def test_it_logs_an_outage_once_when_it_starts_and_once_when_it_ends(channel, ca
     assert "queue imagegen failed" in logged[0][1]
     assert "queue imagegen works again after 5 failed attempt(s)" in logged[1][1]
     assert channel.delivered == ["m-1"]
+
+
+class Delivery:
+    delivery_info: dict = {}  # no "sqs_message": settling it sends nothing to SQS
+
+
+@pytest.fixture
+def polls(channel, monkeypatch) -> list[str]:
+    """The receives the channel starts; its queue consumed with one prefetch slot, as a worker's."""
+    started: list[str] = []
+    monkeypatch.setattr(channel, "_get_bulk_async", lambda queue, callback=None: started.append(queue))
+    channel._active_queues.append(QUEUE)
+    channel.qos.prefetch_count = 1
+    return started
+
+
+def test_a_full_worker_parks_its_queue_and_the_ack_that_frees_the_slot_starts_the_next_receive(channel, polls):
+    channel.qos.append(Delivery(), "tag-1")  # a job running: the only slot is taken
+    channel._schedule_queue(QUEUE)
+    assert polls == []
+    # Not re-queued on every turn of the event loop: one safety-net recheck, a second away.
+    assert channel.hub.scheduled == [channel.parked_recheck]
+
+    # kombu's own channel leaves the receive to the next loop turn that happens to run its re-queued
+    # check (up to a second on a quiet worker); here the ack itself starts it.
+    channel.basic_ack("tag-1")
+    assert polls == [QUEUE]
+
+
+def test_a_reject_frees_the_slot_too(channel, polls):
+    channel.qos.append(Delivery(), "tag-1")
+    channel._schedule_queue(QUEUE)
+    channel.basic_reject("tag-1", requeue=False)
+    assert polls == [QUEUE]
+
+
+def test_the_safety_net_recheck_polls_a_queue_whose_slot_freed_without_an_ack(channel, polls):
+    channel.qos.append(Delivery(), "tag-1")
+    channel._schedule_queue(QUEUE)
+    channel.qos._delivered.clear()  # freed behind the channel's back
+    channel._recheck_parked(QUEUE)
+    assert polls == [QUEUE]
+
+
+def test_one_receive_at_a_time_is_in_flight_per_queue(channel, polls):
+    channel._schedule_queue(QUEUE)
+    channel._schedule_queue(QUEUE)  # kombu's consume and a settled delivery both asking
+    assert polls == [QUEUE]
+    channel._loop1(QUEUE, 0)  # the receive ended empty: the next one is queued on the loop
+    channel._schedule_queue(QUEUE)
+    assert polls == [QUEUE, QUEUE]
+
+
+def test_an_ack_when_nothing_is_parked_starts_no_receive(channel, polls):
+    channel.qos.append(Delivery(), "tag-1")
+    channel.basic_ack("tag-1")
+    assert polls == []
+
+
+def test_a_cancelled_queue_is_neither_parked_nor_polled(channel, polls):
+    channel.qos.append(Delivery(), "tag-1")
+    channel._schedule_queue(QUEUE)
+    channel._active_queues.remove(QUEUE)
+    channel.basic_ack("tag-1")
+    assert polls == []
+    assert channel._parked == set()
 
 
 def test_it_is_the_transport_for_an_sqs_broker_url():
