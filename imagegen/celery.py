@@ -13,7 +13,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from imagegen.embedded_broker import tune_sqlite_broker
+from imagegen.embedded_broker import tune_sqlite_broker, use_waking_transport
 
 # DJANGO_SETTINGS_MODULE is set by then (imagegen/boot.py, pytest-django): Celery's Django fixup
 # needs it here to make this the app of every thread, gunicorn's request threads included.
@@ -27,6 +27,7 @@ def _tune_embedded_broker_file(**kwargs: Any) -> None:
     # Web processes publish and workers consume: both open the embedded broker's file,
     # and neither opens it before the configuration (the broker's URL) is read.
     tune_sqlite_broker()
+    use_waking_transport()
 
 
 @signals.setup_logging.connect
@@ -35,18 +36,6 @@ def _use_django_logging(**kwargs: Any) -> None:
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
-
-
-@signals.worker_init.connect
-def _tune_embedded_broker(**kwargs: Any) -> None:
-    from django.conf import settings
-
-    if settings.BROKER_IS_EMBEDDED:
-        # The SQLAlchemy transport hands its transport options to create_engine(),
-        # so its poll interval can only be set on the class (see STACK notes).
-        from kombu.transport import sqlalchemy
-
-        sqlalchemy.Transport.polling_interval = 0.1
 
 
 @signals.before_task_publish.connect

@@ -1,5 +1,6 @@
-"""The embedded broker's SQLite file: WAL with checkpoint-time syncs, and processes that
-follow the file when it is deleted or replaced under them (imagegen/embedded_broker.py).
+"""The embedded broker's SQLite file: WAL with checkpoint-time syncs, processes that
+follow the file when it is deleted or replaced under them, and a worker that waits for
+a publish instead of polling (imagegen/embedded_broker.py).
 
 The unit tests open the file through SQLAlchemy and kombu in this process; the
 slow one deletes the file under a real worker and web server and submits jobs
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +24,8 @@ from kombu import Connection
 from kombu.transport.sqlalchemy import Channel as SqlalchemyChannel
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from imagegen.embedded_broker import PLUGIN_NAME, file_identity, tune_sqlite_broker
+from imagegen import embedded_broker
+from imagegen.embedded_broker import PLUGIN_NAME, BrokerWatch, broker_files, file_identity, tune_sqlite_broker
 from images.models import Generation
 from tests.support.http import call
 from tests.support.processes import celery_worker, child_env, web_server
@@ -166,6 +169,112 @@ def test_a_publisher_whose_broker_file_was_deleted_recreates_it_with_kombus_tabl
         assert message.payload == {"n": 2}
         message.ack()
         queue.close()
+
+
+@pytest.fixture(params=["inotify", "stat"])
+def watch_kind(request, monkeypatch) -> str:
+    """Each waiting test runs with inotify (Linux) and with the stat reads used elsewhere."""
+    if request.param == "stat":
+        monkeypatch.setattr(embedded_broker, "_inotify_libc", lambda: None)
+    return request.param
+
+
+def watch_for(kombu_broker: str, watch_kind: str) -> BrokerWatch:
+    watch = BrokerWatch(broker_files(kombu_broker.removeprefix("sqla+")))
+    assert watch.uses_inotify == (watch_kind == "inotify")
+    return watch
+
+
+def test_the_watched_files_are_the_sqlite_file_and_its_wal_and_none_for_other_databases(tmp_path):
+    path = str(tmp_path / "broker.sqlite3")
+    assert broker_files(f"sqlite:///{path}") == (path, path + "-wal")
+    assert broker_files("sqlite://") == ()
+    assert broker_files("postgresql://u@h/db") == ()
+
+
+def test_an_idle_consumers_wait_ends_when_another_connection_publishes(kombu_broker, watch_kind):
+    with Connection(kombu_broker) as publisher:
+        queue = publisher.SimpleQueue("jobs")
+        watch = watch_for(kombu_broker, watch_kind)
+        try:
+            watch.arm()  # as the worker does before each poll of the queue
+            queue.put({"n": 1})
+            # Woken by the publish (True), long before the safety-net poll it would otherwise wait for.
+            assert watch.wait(30) is True
+        finally:
+            watch.close()
+            queue.close()
+
+
+def test_its_own_empty_poll_does_not_wake_the_wait(kombu_broker, watch_kind):
+    # Otherwise an idle worker would poll, wake itself and poll again: a loop burning CPU.
+    with Connection(kombu_broker) as consumer:
+        queue = consumer.SimpleQueue("jobs")
+        watch = watch_for(kombu_broker, watch_kind)
+        try:
+            watch.arm()
+            with pytest.raises(queue.Empty):
+                queue.get(block=False)
+            assert watch.wait(0.3) is False
+        finally:
+            watch.close()
+            queue.close()
+
+
+def test_a_settled_delivery_in_another_thread_ends_the_wait(kombu_broker, watch_kind):
+    # Celery's blocking loop acks from the pool's result thread: the freed slot must not wait for a write.
+    watch = watch_for(kombu_broker, watch_kind)
+    try:
+        watch.arm()
+        poker = threading.Thread(target=watch.poke)
+        poker.start()
+        assert watch.wait(30) is True
+        poker.join()
+    finally:
+        watch.close()
+
+
+def test_the_worker_drains_with_the_waking_transport_and_settling_pokes_it(kombu_broker):
+    embedded_broker.use_waking_transport()
+    with Connection(kombu_broker) as conn:
+        assert type(conn.transport) is embedded_broker.Transport
+        queue = conn.SimpleQueue("jobs")
+        publisher = threading.Timer(0.2, lambda: Connection(kombu_broker).SimpleQueue("jobs").put({"n": 7}))
+        publisher.start()
+        message = queue.get(block=True, timeout=30)  # drain_events, waiting on the watch in between
+        publisher.join()
+        assert message.payload == {"n": 7}
+        conn.transport.watch.arm()
+        message.ack()
+        assert conn.transport.watch.wait(30) is True
+        queue.close()
+
+
+def test_a_watch_whose_folder_was_removed_reads_the_files_stat_from_then_on(tmp_path):
+    folder = tmp_path / "var"
+    folder.mkdir()
+    watch = BrokerWatch(broker_files(f"sqlite:///{folder / 'broker.sqlite3'}"))
+    try:
+        assert watch.uses_inotify
+        watch.arm()
+        folder.rmdir()
+        assert watch.wait(30) is True
+        assert not watch.uses_inotify
+        folder.mkdir()
+        watch.arm()
+        (folder / "broker.sqlite3").write_bytes(b"")  # a new file at the path, in the new folder
+        assert watch.wait(30) is True
+    finally:
+        watch.close()
+
+
+def test_a_worker_uses_the_waking_transport_for_the_embedded_broker():
+    from tests.imagegen.test_settings import run
+
+    probe = "from celery_app import app; print(app.connection_for_read().get_transport_cls().__module__)"
+    result = run(probe, {"SECRET_KEY": "x" * 50, "DEBUG": "true"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "imagegen.embedded_broker"
 
 
 def submit_and_wait(base: str, token: str, n: int) -> None:
