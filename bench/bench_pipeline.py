@@ -138,6 +138,11 @@ def _measure(jobs: int) -> dict:
                 pickups.append((generation.started_at - generation.created_at).total_seconds())
                 renders.append(render)
         worker_cpu = _cpu_seconds(worker.pid) - warm_cpu
+        # Then idle: what the worker (main process and pool child) burns waiting for the next job.
+        idle_seconds = min(10.0, jobs / 5)
+        idle_before, idle_started = _tree_cpu_seconds(worker.pid), time.monotonic()
+        time.sleep(idle_seconds)
+        idle_cpu = (_tree_cpu_seconds(worker.pid) - idle_before) / (time.monotonic() - idle_started)
     finally:
         worker.terminate()
         worker.wait(timeout=30)
@@ -160,6 +165,8 @@ def _measure(jobs: int) -> dict:
         "bare_kombu": _bare_kombu(jobs) if os.environ.get("CELERY_BROKER_URL", "").startswith("sqs") else None,
         # The worker's main process only receives and acknowledges messages: its CPU is the broker's cost.
         "worker_main_cpu_ms_per_job": worker_cpu * 1000 / jobs,
+        "worker_idle_cpu_ms_per_s": idle_cpu * 1000,
+        "idle_seconds": idle_seconds,
     }
 
 
@@ -324,6 +331,12 @@ def _cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of process ``pid`` and its children (a worker's pool)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return _cpu_seconds(pid) + sum(_cpu_seconds(int(child)) for child in children)
 
 
 def main() -> None:

@@ -243,6 +243,11 @@ def pipeline_rows(result: dict) -> list[Row]:
                             old["overhead_ms"], rev,
                             f"p90 {r['overhead_p90_ms']:.0f} vs {old['overhead_p90_ms']:.0f} ms; claimed after p90 "
                             f"{r['pickup_p90_ms']:.0f} vs {old['pickup_p90_ms']:.0f} ms"))  # fmt: skip
+        if r.get("worker_idle_cpu_ms_per_s") is not None:
+            old_idle = (old or {}).get("worker_idle_cpu_ms_per_s")
+            measure = f"{mode} broker: idle worker CPU ms per s (main + pool, over {r['idle_seconds']:.0f} s)"
+            rows.append(row("Pipeline", measure, r["worker_idle_cpu_ms_per_s"], old_idle,
+                            result["against"] if old_idle is not None else ""))  # fmt: skip
         if r.get("worker_main_cpu_ms_per_job") is not None:
             rows.append(row("Pipeline", f"{mode} broker: worker main process CPU ms per job",
                             r["worker_main_cpu_ms_per_job"]))  # fmt: skip
