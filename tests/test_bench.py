@@ -35,6 +35,8 @@ EXPECTED_MEASURES = {
         "embedded broker: job latency ms",
         "sqs broker: overhead ms",
         "sqs broker: job claimed after ms, p90",
+        "embedded broker: idle worker CPU ms per s",
+        "sqs broker: idle worker CPU ms per s",
         "job end → answer ms",
         "worker peak RSS MB",
     ],
