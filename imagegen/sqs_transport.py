@@ -26,7 +26,8 @@ thread does not wake the loop, and Celery's acks run as such callbacks, in the s
 unordered batch as that poll. When the poll's check ran before the ack in the batch, the
 next ReceiveMessage waited for the loop's next wake-up: a timer, at most a second away
 (kombu's curl client sweeps once a second), so on a quiet worker a job queued behind
-another was received 0.1-1 s late, and more often the quieter the machine. Here the
+another was received up to 1 s late, the longer the quieter the machine (fewer other
+events wake the loop sooner). Here the
 channel parks a queue it cannot poll and starts its poll from the ack (or reject, or a
 larger prefetch) that frees a slot, at once; a once-a-second recheck stays as a safety
 net, and one receive at a time is in flight per queue.
