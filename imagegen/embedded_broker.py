@@ -410,10 +410,11 @@ class Transport(kombu_sqlalchemy.Transport):
         with self._watch_lock:
             if self.watch is None:
                 self.watch = BrokerWatch(broker_files(self.client.hostname or ""))
+            watch = self.watch  # kept should the connection close meanwhile (a closed watch reads stat)
         started = time.monotonic()
         while True:
             # Armed before the poll: a publish that commits after the poll read the queue wakes the wait.
-            self.watch.arm()
+            watch.arm()
             try:
                 self.cycle.get(self._deliver, timeout=timeout)
                 return
@@ -422,7 +423,7 @@ class Transport(kombu_sqlalchemy.Transport):
                 if timeout is not None and elapsed >= timeout:
                     raise TimeoutError() from None  # socket.timeout, which Celery's loop expects
                 wait = self.polling_interval if timeout is None else min(self.polling_interval, timeout - elapsed)
-                self.watch.wait(wait)
+                watch.wait(wait)
 
     def close_connection(self, connection: Any) -> None:
         try:
