@@ -10,6 +10,7 @@ is still loading.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from drf_spectacular import openapi
@@ -58,8 +59,6 @@ class AutoSchema(openapi.AutoSchema):
         parameters = super()._get_filter_parameters()
         filters = getattr(getattr(self.view, "filterset_class", None), "base_filters", {})
         for parameter in parameters:
-            if parameter.get("in") == "query" and not parameter.get("required"):
-                parameter["allowEmptyValue"] = True
             schema = parameter.get("schema", {})
             if schema.get("type") == "string" and not {"enum", "format", "pattern"} & set(schema):
                 # Django's CharField refuses NUL, and checks the filter's max_length.
@@ -67,7 +66,23 @@ class AutoSchema(openapi.AutoSchema):
                 declared = filters.get(parameter["name"])
                 if declared is not None and declared.extra.get("max_length"):
                     schema["maxLength"] = declared.extra["max_length"]
+            # Only where the schema itself refuses "" (a choice, a date, an id): elsewhere "" already holds
+            # to it, and the flag would only wrap the schema in an anyOf for tools to unwrap (schemathesis
+            # 4.32 then reads ?tag=0 as a number sent for an array: a request it calls invalid).
+            if parameter.get("in") == "query" and not parameter.get("required") and not _admits_empty(schema):
+                parameter["allowEmptyValue"] = True
         return parameters
+
+
+def _admits_empty(schema: dict) -> bool:
+    """Whether an empty query value (``?name=``) holds to ``schema``: text, or a list of one text."""
+    if schema.get("type") == "array":
+        return schema.get("minItems", 0) <= 1 and _admits_empty(schema.get("items", {}))
+    return (
+        schema.get("type") == "string"
+        and not {"enum", "format", "minLength"} & set(schema)
+        and re.search(schema.get("pattern", ""), "") is not None
+    )
 
 
 def _text_constraints(field: Any, schema: dict) -> None:

@@ -240,3 +240,24 @@ def test_every_operation_has_an_example_of_its_answer(schema):
         if "requestBody" in operation and "multipart/form-data" not in operation["requestBody"]["content"]:
             (media,) = operation["requestBody"]["content"].values()
             assert "examples" in media or "example" in media, (method, path)
+
+
+def test_allow_empty_value_marks_only_the_filters_whose_schema_refuses_empty_text(schema):
+    # "" already holds to a text or tag filter: the flag would only wrap it in an anyOf, where
+    # schemathesis read ?tag=0 (a one-tag list) as a number sent for an array, a schema-violating request.
+    for path in ("/api/v1/images", "/api/v1/public/images"):
+        params = {p["name"]: p for p in schema["paths"][path]["get"]["parameters"]}
+        for name in ("tag", "category", "q", "label"):
+            assert "allowEmptyValue" not in params[name], (path, name)
+            texts = params[name]["schema"].get("items", params[name]["schema"])
+            assert "minLength" not in texts and re.search(texts["pattern"], ""), (path, name)
+    params = {p["name"]: p for p in schema["paths"]["/api/v1/images"]["get"]["parameters"]}
+    for name in ("source", "album", "created_after", "ordering", "favorite"):  # a choice, an id, a date
+        assert params[name]["allowEmptyValue"] is True, name
+
+
+@pytest.mark.django_db
+def test_the_gallery_lists_take_empty_text_filters_as_no_filter():
+    answer = APIClient().get("/api/v1/public/images", {"tag": "", "category": "", "q": "", "label": ""})
+    assert answer.status_code == 200, answer.content
+
