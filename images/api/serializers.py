@@ -14,6 +14,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 from rest_framework.utils import html
 
+from imagegen.api.fields import JsonObjectField
 from imagegen.api.strict import RejectUnknownFields
 from imagegen.errors import Invalid
 from images import params
@@ -427,8 +428,10 @@ class GenerationCreateSerializer(RejectUnknownFields):
         default=list,
         help_text="Only with webhook_url; all events when omitted.",
     )
-    metadata = serializers.DictField(
-        required=False, default=dict, help_text=f"At most {params.MAX_METADATA_BYTES} bytes as JSON."
+    metadata = JsonObjectField(
+        required=False,
+        default=dict,
+        help_text=f"At most {params.MAX_METADATA_BYTES} bytes as JSON (non-ASCII counted as \\u escapes); no NUL.",
     )
     output_format = serializers.ChoiceField(
         choices=params.OUTPUT_FORMATS, default=params.DEFAULT_OUTPUT_FORMAT, help_text="Format of the stored originals"

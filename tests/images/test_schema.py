@@ -261,3 +261,14 @@ def test_the_gallery_lists_take_empty_text_filters_as_no_filter():
     answer = APIClient().get("/api/v1/public/images", {"tag": "", "category": "", "q": "", "label": ""})
     assert answer.status_code == 200, answer.content
 
+
+def test_metadata_states_that_no_text_at_any_depth_holds_nul(schema):
+    import jsonschema
+
+    metadata = request_component(schema, "post", "/api/v1/generations")["properties"]["metadata"]
+    validator = jsonschema.Draft4Validator({**metadata, "components": schema["components"]})
+    assert validator.is_valid({"order": "A-1", "lines": [{"sku": 7, "note": None}, [True, 1.5, "ok"]]})
+    for refused in ({"a": "x\x00"}, {"a": [[1, "nul \x00 inside"]]}, {"a": {"b": {"c": ["\x00"]}}}):
+        assert not validator.is_valid(refused), refused
+    # Keys cannot be stated in OpenAPI 3.0 (no propertyNames): the description says so in words.
+    assert "keys included" in schema["components"]["schemas"]["JsonValue"]["description"]
