@@ -13,6 +13,7 @@ import datetime as dt
 
 import django_filters
 from django import forms
+from django.core.validators import MaxLengthValidator
 from django.db.models import Exists, OuterRef, QuerySet
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
@@ -24,6 +25,8 @@ from images.services.search import MAX_QUERY_LENGTH, images_search, search_terms
 
 MAX_TAG_LENGTH = 64
 MAX_FILTER_TAGS = 10
+# One ``tag`` value: tags separated by commas, each of at most MAX_TAG_LENGTH characters as sent, no NUL.
+TAG_VALUE_PATTERN = rf"^[^\x00,]{{0,{MAX_TAG_LENGTH}}}(,[^\x00,]{{0,{MAX_TAG_LENGTH}}})*$"
 
 # ``ordering`` value → the cursor pagination's ordering (id breaks ties).
 ORDERINGS: dict[str, tuple[str, ...]] = {
@@ -64,19 +67,19 @@ class TagListField(forms.Field):
         values = value if isinstance(value, list | tuple) else [value] if value else []
         if len(values) > MAX_FILTER_TAGS:  # counted as sent: repeats and blanks too, as the schema counts them
             raise forms.ValidationError(f"at most {MAX_FILTER_TAGS} tags", code="max_length")
-        names = [part.strip().lower() for item in values for part in str(item).split(",")]
-        names = list(dict.fromkeys(name for name in names if name))
-        for name in names:
-            if "\x00" in name:  # PostgreSQL refuses NUL in text: a 500 otherwise
+        # Each tag is measured as sent, before trimming and lower-casing, as TAG_VALUE_PATTERN measures it.
+        sent = [part for item in values for part in str(item).split(",")]
+        for part in sent:
+            if "\x00" in part:  # PostgreSQL refuses NUL in text: a 500 otherwise
                 raise forms.ValidationError("tags cannot contain NUL characters", code="null_characters_not_allowed")
-            if len(name) > MAX_TAG_LENGTH:
+            if len(part) > MAX_TAG_LENGTH:
                 # The tag goes in as a parameter: django-filter %-formats messages, and a tag may hold "%".
                 raise forms.ValidationError(
                     "tag %(tag)s… is longer than %(limit)s characters",
                     code="max_length",
-                    params={"tag": repr(name[:20]), "limit": MAX_TAG_LENGTH},
+                    params={"tag": repr(part[:20]), "limit": MAX_TAG_LENGTH},
                 )
-        return names
+        return list(dict.fromkeys(name for name in (part.strip().lower() for part in sent) if name))
 
 
 class UtcDateTimeField(IsoDateTimeField):
@@ -100,9 +103,9 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
     {
         "type": "array",
         "description": f"Images with every one of these tags (at most {MAX_FILTER_TAGS} values; each may hold "
-        "several, comma-separated)",
+        f"several, comma-separated, of at most {MAX_TAG_LENGTH} characters each)",
         "maxItems": MAX_FILTER_TAGS,
-        "items": {"type": "string", "maxLength": MAX_TAG_LENGTH, "pattern": r"^[^\x00]*$"},
+        "items": {"type": "string", "pattern": TAG_VALUE_PATTERN},
     }
 )
 class AllTagsFilter(django_filters.Filter):
@@ -119,7 +122,23 @@ class AllTagsFilter(django_filters.Filter):
         return qs
 
 
-class SearchField(forms.CharField):
+class SentTextField(forms.CharField):
+    """Text whose ``max_length`` counts it as sent, as the schema's maxLength does; then trimmed as Django does.
+
+    Django checks the trimmed text: 65 characters with a space at an end would pass a limit of 64.
+    """
+
+    def clean(self, value: object) -> str:
+        if isinstance(value, str) and self.max_length is not None:
+            MaxLengthValidator(self.max_length)(value)
+        return super().clean(value)
+
+
+class TextFilter(django_filters.CharFilter):
+    field_class = SentTextField
+
+
+class SearchField(SentTextField):
     """``?q=``: words to find; one with no letter or digit in it is refused, not ignored."""
 
     def clean(self, value: object) -> str:
@@ -143,7 +162,7 @@ class SearchField(forms.CharField):
         "400 no_search_terms.",
     }
 )
-class SearchFilter(django_filters.CharFilter):
+class SearchFilter(TextFilter):
     field_class = SearchField
 
 
@@ -169,7 +188,7 @@ class _SearchMixin:
 
 class ImageFilter(_SearchMixin, django_filters.FilterSet):
     source = django_filters.ChoiceFilter(choices=Image.Source.choices)
-    category = django_filters.CharFilter(max_length=64)
+    category = TextFilter(max_length=64)
     tag = AllTagsFilter()
     visibility = django_filters.ChoiceFilter(choices=Image.Visibility.choices)
     processing = django_filters.ChoiceFilter(choices=LISTED_PROCESSING)
@@ -183,7 +202,7 @@ class ImageFilter(_SearchMixin, django_filters.FilterSet):
         max_length=MAX_QUERY_LENGTH,
         label="Search words in prompt, title, tags and labels (prefixes match)",
     )
-    label = django_filters.CharFilter(
+    label = TextFilter(
         method="labelled", max_length=100, label="Images with this label (IMAGE_ANALYZER's), case-insensitive"
     )
     ordering = django_filters.ChoiceFilter(
@@ -212,14 +231,14 @@ class ImageFilter(_SearchMixin, django_filters.FilterSet):
 
 
 class PublicImageFilter(_SearchMixin, django_filters.FilterSet):
-    category = django_filters.CharFilter(max_length=64)
+    category = TextFilter(max_length=64)
     tag = AllTagsFilter()
     q = SearchFilter(
         method="search",
         max_length=MAX_QUERY_LENGTH,
         label="Search words in prompt, title, tags and labels (prefixes match)",
     )
-    label = django_filters.CharFilter(
+    label = TextFilter(
         method="labelled", max_length=100, label="Images with this label (IMAGE_ANALYZER's), case-insensitive"
     )
 
