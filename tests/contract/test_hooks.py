@@ -39,3 +39,13 @@ def test_a_refusal_the_metadata_earned_is_dropped(metadata, code):
 )
 def test_any_other_refusal_still_fails_the_run(metadata, status, answer):
     assert not unstatable_metadata_refusal({"prompt": "a fox", "metadata": metadata}, status, answer)
+
+
+def test_file_parts_are_read_as_text_the_validator_can_check_and_text_fields_as_they_are():
+    from schemathesis.transport.serialization import Binary
+
+    from tests.contract.hooks import _files_as_text
+
+    assert _files_as_text(Binary(b"\x89PNG")) == "" and type(_files_as_text(Binary(b"x"))) is str
+    assert _files_as_text([Binary(b"a"), b"b"]) == ["", ""]
+    assert _files_as_text("-741") == "-741" and _files_as_text(None) is None
