@@ -135,6 +135,8 @@ class SentTextField(forms.CharField):
 
 
 class TextFilter(django_filters.CharFilter):
+    """A text filter whose max_length counts the text as sent (see SentTextField)."""
+
     field_class = SentTextField
 
 
