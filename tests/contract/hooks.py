@@ -14,9 +14,9 @@ POST /api/v1/images) reaches the server as the text "-741", which holds to the s
 reads the fields as sent to clear such cases, but keeps the generated value of a file part (its
 ``Binary``, a str subclass), which its validator cannot read (jsonschema_rs: "Unsupported type:
 'Binary'"): with a file part it never clears one and reports "Schema-violating request accepted".
-Reproduced with a one-file, one-text-field API; the same API without the file part passes. Such a
-failure is dropped here only when schemathesis' own reading of the body as sent, with each file part
-as text (and nothing it did not send), holds to the schema.
+Reproduced by repro_multipart_file_part.py beside this file (one file part, one text field); without
+the file part it passes. Such a failure is dropped here only when schemathesis' own reading of the
+body as sent, with each file part as text (and nothing it did not send), holds to the schema.
 
 Loaded with ``SCHEMATHESIS_HOOKS``.
 """
