@@ -182,8 +182,9 @@ class JobTracker:
         with _passing_over_outages():
             if not _owned(self.generation, self.attempt).update(progress=value, heartbeat_at=timezone.now()):
                 self.lost = True
-            elif now - self._last_event >= PROGRESS_EVENT_INTERVAL:
-                self._last_event = now
+            elif time.monotonic() - self._last_event >= PROGRESS_EVENT_INTERVAL:
+                # Timed when sent, not before the write above: a slow write must not bring two events closer.
+                self._last_event = time.monotonic()
                 self._progress_event()
 
     def _progress_event(self) -> None:

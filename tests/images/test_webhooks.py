@@ -223,7 +223,8 @@ def test_a_running_job_sends_progress_events_at_most_once_a_second(settings, mon
 
     times = [at for event, at in queued if event == "progress"]
     assert len(times) >= 2
-    assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(times))
+    # Timed here, a thread switch after the tracker's own clock reading: a few ms of slack on a loaded machine.
+    assert all(later - earlier >= 0.95 for earlier, later in itertools.pairwise(times))
 
 
 def test_a_progress_event_is_not_retried(receiver):
