@@ -133,9 +133,15 @@ class ImageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def _answer(self) -> _Answer:
-        answer = self.context.get("_answer")
+        # Kept on the serializer too: DRF's ``context`` walks up to the root serializer on every
+        # read, twice per image of a page (a fifth of the page's representation).
+        answer = self.__dict__.get("_answer_of_context")
         if answer is None:
-            answer = self.context["_answer"] = _Answer(self.context)
+            context = self.context
+            answer = context.get("_answer")
+            if answer is None:
+                answer = context["_answer"] = _Answer(context)
+            self._answer_of_context = answer
         return answer
 
     def _files(self, row: dict) -> tuple[str | None, str | None, dict]:
