@@ -132,7 +132,8 @@ def test_it_fails_permanently_with_kies_message_when_the_task_fails(settings, fa
 
 
 def test_it_gives_up_permanently_on_a_task_that_never_finishes(settings, fake):
-    settings.KIE_TIMEOUT = 0.2
+    # Long enough for a second poll (every 0.01 s) even when a loaded machine makes one take 0.2 s.
+    settings.KIE_TIMEOUT = 1.0
     fake.plan(["pending"])
 
     error = provider_error(render())
