@@ -39,7 +39,19 @@ def thumbnail(image: Image, *, height: int = THUMB_HEIGHT) -> str:
     return format_html('<img src="{}" height="{}" alt="" loading="lazy">', file_url(variant["key"]), height)
 
 
-class ImageInline(admin.TabularInline):
+class ImagePreviews:
+    """The previews of an image's admin pages: a small one for lists, a larger one for the form."""
+
+    @admin.display(description="preview")
+    def preview(self, obj: Image) -> str:
+        return thumbnail(obj)
+
+    @admin.display(description="preview")
+    def large_preview(self, obj: Image) -> str:
+        return thumbnail(obj, height=256)
+
+
+class ImageInline(ImagePreviews, admin.TabularInline):
     model = Image
     fields = ["preview", "index", "visibility", "processing", "is_hidden"]
     readonly_fields = fields
@@ -49,10 +61,6 @@ class ImageInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
-
-    @admin.display(description="preview")
-    def preview(self, obj: Image) -> str:
-        return thumbnail(obj)
 
 
 @admin.register(Generation)
@@ -155,7 +163,7 @@ def _delete_with_files(queryset: QuerySet[Image]) -> int:
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
+class ImageAdmin(ImagePreviews, admin.ModelAdmin):
     list_display = ["preview", "title_or_prompt", "user", "source", "visibility", "processing", "is_hidden",
                     "size", "created_at"]  # fmt: skip
     list_display_links = ["preview", "title_or_prompt"]
@@ -203,14 +211,6 @@ class ImageAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # images come from generations and uploads
-
-    @admin.display(description="preview")
-    def preview(self, obj: Image) -> str:
-        return thumbnail(obj)
-
-    @admin.display(description="preview")
-    def large_preview(self, obj: Image) -> str:
-        return thumbnail(obj, height=256)
 
     @admin.display(description="title", ordering="title")
     def title_or_prompt(self, obj: Image) -> str:

@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
 from imagegen.errors import DomainError
-from images.admin import thumbnail
+from images.admin import ImagePreviews, thumbnail
 from images.models import Image, ModerationCase, ModerationEvent
 from images.services.moderation import MAX_REASON, images_review
 
@@ -96,7 +96,7 @@ class RejectForm(forms.Form):
 
 
 @admin.register(ModerationCase)
-class ModerationCaseAdmin(admin.ModelAdmin):
+class ModerationCaseAdmin(ImagePreviews, admin.ModelAdmin):
     form = DecisionForm
     list_display = ["preview", "summary", "moderation_status", "appeal", "flagged_for", "owner", "owner_tier",
                     "source", "created_at"]  # fmt: skip
@@ -147,14 +147,6 @@ class ModerationCaseAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
-
-    @admin.display(description="preview")
-    def preview(self, obj: Image) -> str:
-        return thumbnail(obj)
-
-    @admin.display(description="preview")
-    def large_preview(self, obj: Image) -> str:
-        return thumbnail(obj, height=256)
 
     @admin.display(description="image")
     def summary(self, obj: Image) -> str:
