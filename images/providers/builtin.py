@@ -129,26 +129,23 @@ def scene_alpha(scene: Scene, width: int, height: int) -> Image.Image:
     return alpha if alpha.size == (width, height) else alpha.resize((width, height), Image.Resampling.NEAREST)
 
 
-def load_mask(data: bytes) -> Image.Image:
-    """An edit's mask, decoded; ProviderError (permanent) if it is not an image."""
+def _decoded(data: bytes, what: str, code: str) -> Image.Image:
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()
             return im.copy()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ProviderError(f"mask could not be decoded: {exc}", code="invalid_mask", permanent=True) from exc
+        raise ProviderError(f"{what} could not be decoded: {exc}", code=code, permanent=True) from exc
+
+
+def load_mask(data: bytes) -> Image.Image:
+    """An edit's mask, decoded; ProviderError (permanent) if it is not an image."""
+    return _decoded(data, "mask", "invalid_mask")
 
 
 def load_source(data: bytes) -> Image.Image:
     """An edit's input image as decoded, for the pixels its mask keeps."""
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            return im.copy()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ProviderError(
-            f"reference image could not be decoded: {exc}", code="invalid_reference", permanent=True
-        ) from exc
+    return _decoded(data, "reference image", "invalid_reference")
 
 
 class BuiltinProvider:
