@@ -20,14 +20,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def sent(monkeypatch):
-    """Ids sent to the broker, in order."""
-    ids: list[str] = []
-    monkeypatch.setattr("images.tasks.run_generation.delay", lambda generation_id: ids.append(generation_id))
-    return ids
-
-
-@pytest.fixture
 def admit(django_capture_on_commit_callbacks):
     def run() -> int:
         with django_capture_on_commit_callbacks(execute=True):
@@ -41,28 +33,28 @@ def held(user, n: int = 1, **fields) -> list[Generation]:
 
 
 def test_a_new_job_is_held_then_sent_at_once_when_there_is_room(
-    api, sent, settings, django_capture_on_commit_callbacks
+    api, sent_jobs, settings, django_capture_on_commit_callbacks
 ):
     settings.GENERATION_IN_FLIGHT_LIMIT = 2
     with django_capture_on_commit_callbacks(execute=True):
         pk = api.post("/api/v1/generations", {"prompt": "a fox"}, format="json").json()["id"]
 
-    assert sent == [pk]
+    assert sent_jobs == [pk]
     generation = Generation.objects.get(pk=pk)
     assert not generation.held and generation.published_at is not None
 
 
-def test_jobs_past_the_limit_stay_held_with_no_message(api, sent, settings, django_capture_on_commit_callbacks):
+def test_jobs_past_the_limit_stay_held_with_no_message(api, sent_jobs, settings, django_capture_on_commit_callbacks):
     settings.GENERATION_IN_FLIGHT_LIMIT = 2
     with django_capture_on_commit_callbacks(execute=True):
         ids = [api.post("/api/v1/generations", {"prompt": f"fox {i}"}, format="json").json()["id"] for i in range(4)]
 
-    assert sent == ids[:2]
+    assert sent_jobs == ids[:2]
     waiting = Generation.objects.filter(pk__in=ids[2:])
     assert all(g.held and g.published_at is None and g.publish_retry_at is None for g in waiting)
 
 
-def test_a_user_with_fewer_jobs_in_flight_goes_first(sent, settings, admit):
+def test_a_user_with_fewer_jobs_in_flight_goes_first(sent_jobs, settings, admit):
     settings.GENERATION_IN_FLIGHT_LIMIT = 3
     a, b = UserFactory(), UserFactory()
     GenerationFactory(user=a, status=Generation.Status.RUNNING)
@@ -71,11 +63,11 @@ def test_a_user_with_fewer_jobs_in_flight_goes_first(sent, settings, admit):
     b_held = held(b, 1)
 
     assert admit() == 1
-    assert sent == [str(b_held[0].pk)]
+    assert sent_jobs == [str(b_held[0].pk)]
     assert Generation.objects.filter(pk__in=[g.pk for g in a_held], held=True).count() == 5
 
 
-def test_turns_alternate_between_users_oldest_job_first(sent, settings, admit):
+def test_turns_alternate_between_users_oldest_job_first(sent_jobs, settings, admit):
     settings.GENERATION_IN_FLIGHT_LIMIT = 4
     a, b = UserFactory(), UserFactory()
     a_jobs = held(a, 3)
@@ -83,11 +75,11 @@ def test_turns_alternate_between_users_oldest_job_first(sent, settings, admit):
 
     admit()
 
-    assert sorted(sent[:2]) == sorted([str(a_jobs[0].pk), str(b_jobs[0].pk)])
-    assert sorted(sent[2:]) == sorted([str(a_jobs[1].pk), str(b_jobs[1].pk)])
+    assert sorted(sent_jobs[:2]) == sorted([str(a_jobs[0].pk), str(b_jobs[0].pk)])
+    assert sorted(sent_jobs[2:]) == sorted([str(a_jobs[1].pk), str(b_jobs[1].pk)])
 
 
-def test_a_tier_weight_gives_more_turns(sent, settings, admit):
+def test_a_tier_weight_gives_more_turns(sent_jobs, settings, admit):
     settings.GENERATION_IN_FLIGHT_LIMIT = 3
     settings.TIER_QUEUE_WEIGHTS = {"free": 1, "pro": 2}
     free, pro = UserFactory(tier="free"), UserFactory(tier="pro")
@@ -96,19 +88,19 @@ def test_a_tier_weight_gives_more_turns(sent, settings, admit):
 
     admit()
 
-    assert sum(pk in {str(g.pk) for g in pro_jobs} for pk in sent) == 2
+    assert sum(pk in {str(g.pk) for g in pro_jobs} for pk in sent_jobs) == 2
 
 
-def test_nothing_is_admitted_while_the_limit_is_reached(sent, settings, admit):
+def test_nothing_is_admitted_while_the_limit_is_reached(sent_jobs, settings, admit):
     settings.GENERATION_IN_FLIGHT_LIMIT = 1
     GenerationFactory(status=Generation.Status.RUNNING)
     held(UserFactory())
 
     assert admit() == 0
-    assert sent == []
+    assert sent_jobs == []
 
 
-def test_with_no_room_the_admission_reads_only_the_jobs_in_flight(sent, settings, admit):
+def test_with_no_room_the_admission_reads_only_the_jobs_in_flight(sent_jobs, settings, admit):
     settings.GENERATION_IN_FLIGHT_LIMIT = 1
     GenerationFactory(status=Generation.Status.RUNNING)
     for _ in range(3):
@@ -134,27 +126,27 @@ def test_the_jobs_in_flight_are_counted_from_their_own_index():
     assert "gen_in_flight" in plan
 
 
-def test_an_ended_job_frees_its_place(sent, settings, admit):
+def test_an_ended_job_frees_its_place(sent_jobs, settings, admit):
     settings.GENERATION_IN_FLIGHT_LIMIT = 1
     running = GenerationFactory(status=Generation.Status.RUNNING)
     [waiting] = held(UserFactory())
     transitions.cancel(running.pk)
 
     assert admit() == 1
-    assert sent == [str(waiting.pk)]
+    assert sent_jobs == [str(waiting.pk)]
 
 
-def test_a_held_job_past_its_deadline_is_canceled_instead_of_sent(sent, settings, admit):
+def test_a_held_job_past_its_deadline_is_canceled_instead_of_sent(sent_jobs, settings, admit):
     settings.GENERATION_IN_FLIGHT_LIMIT = 1
     [late] = held(UserFactory(), deadline_at=timezone.now() - timedelta(seconds=1))
 
     admit()
 
     late.refresh_from_db()
-    assert sent == [] and late.status == "canceled" and late.error_code == "deadline_exceeded"
+    assert sent_jobs == [] and late.status == "canceled" and late.error_code == "deadline_exceeded"
 
 
-def test_the_sweeper_leaves_held_jobs_to_their_turn(sent, settings, django_capture_on_commit_callbacks):
+def test_the_sweeper_leaves_held_jobs_to_their_turn(sent_jobs, settings, django_capture_on_commit_callbacks):
     settings.GENERATION_IN_FLIGHT_LIMIT = 1
     GenerationFactory(status=Generation.Status.RUNNING, heartbeat_at=timezone.now())
     old = timezone.now() - timedelta(seconds=settings.GENERATION_QUEUED_STALE_SECONDS + 10)
@@ -164,25 +156,27 @@ def test_the_sweeper_leaves_held_jobs_to_their_turn(sent, settings, django_captu
         counts = generations_sweep()
 
     assert counts["requeued_lost"] == 0 and counts["admitted"] == 0
-    assert sent == []
+    assert sent_jobs == []
 
 
-def test_the_sweeper_admits_what_a_crashed_process_did_not(sent, settings, django_capture_on_commit_callbacks):
+def test_the_sweeper_admits_what_a_crashed_process_did_not(sent_jobs, settings, django_capture_on_commit_callbacks):
     settings.GENERATION_IN_FLIGHT_LIMIT = 2
     [waiting] = held(UserFactory())
 
     with django_capture_on_commit_callbacks(execute=True):
         counts = generations_sweep()
 
-    assert counts["admitted"] == 1 and sent == [str(waiting.pk)]
+    assert counts["admitted"] == 1 and sent_jobs == [str(waiting.pk)]
 
 
-def test_with_no_limit_jobs_are_sent_at_once_and_never_held(api, sent, settings, django_capture_on_commit_callbacks):
+def test_with_no_limit_jobs_are_sent_at_once_and_never_held(
+    api, sent_jobs, settings, django_capture_on_commit_callbacks
+):
     settings.GENERATION_IN_FLIGHT_LIMIT = 0
     with django_capture_on_commit_callbacks(execute=True):
         ids = [api.post("/api/v1/generations", {"prompt": f"fox {i}"}, format="json").json()["id"] for i in range(6)]
 
-    assert sent == ids
+    assert sent_jobs == ids
     assert not Generation.objects.filter(held=True).exists()
 
 

@@ -12,50 +12,42 @@ from tests.images.factories import GenerationFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def sent(monkeypatch):
-    """Ids the sweeper queued, instead of sending them to the broker."""
-    ids: list[str] = []
-    monkeypatch.setattr("images.tasks.run_generation.delay", lambda generation_id: ids.append(generation_id))
-    return ids
-
-
 def ago(seconds: float):
     return timezone.now() - timedelta(seconds=seconds)
 
 
-def test_it_requeues_a_job_queued_too_long(settings, sent, django_capture_on_commit_callbacks):
+def test_it_requeues_a_job_queued_too_long(settings, sent_jobs, django_capture_on_commit_callbacks):
     lost = GenerationFactory(enqueued_at=ago(settings.GENERATION_QUEUED_STALE_SECONDS + 10))
     fresh = GenerationFactory(enqueued_at=ago(1))
     with django_capture_on_commit_callbacks(execute=True):
         counts = generations_sweep()
     assert counts["requeued_lost"] == 1
-    assert sent == [str(lost.pk)]
+    assert sent_jobs == [str(lost.pk)]
     lost.refresh_from_db()
     assert lost.enqueued_at > ago(5)
-    assert str(fresh.pk) not in sent
+    assert str(fresh.pk) not in sent_jobs
 
 
-def test_it_leaves_a_job_waiting_for_its_retry_alone(sent, django_capture_on_commit_callbacks):
+def test_it_leaves_a_job_waiting_for_its_retry_alone(sent_jobs, django_capture_on_commit_callbacks):
     GenerationFactory(enqueued_at=timezone.now() + timedelta(seconds=30))
     with django_capture_on_commit_callbacks(execute=True):
         generations_sweep()
-    assert sent == []
+    assert sent_jobs == []
 
 
-def test_it_requeues_a_running_job_whose_heartbeat_stopped(settings, sent, django_capture_on_commit_callbacks):
+def test_it_requeues_a_running_job_whose_heartbeat_stopped(settings, sent_jobs, django_capture_on_commit_callbacks):
     stale = GenerationFactory(status="running", attempts=1, heartbeat_at=ago(settings.GENERATION_HEARTBEAT_TIMEOUT + 5))
     alive = GenerationFactory(status="running", attempts=1, heartbeat_at=ago(1))
     with django_capture_on_commit_callbacks(execute=True):
         counts = generations_sweep()
     assert counts["requeued_stale"] == 1
-    assert sent == [str(stale.pk)]
+    assert sent_jobs == [str(stale.pk)]
     stale.refresh_from_db()
     alive.refresh_from_db()
     assert stale.status == "queued" and alive.status == "running"
 
 
-def test_it_fails_a_stale_job_that_used_all_its_attempts(settings, sent):
+def test_it_fails_a_stale_job_that_used_all_its_attempts(settings, sent_jobs):
     stale = GenerationFactory(
         status="running",
         attempts=settings.GENERATION_MAX_ATTEMPTS,
@@ -64,10 +56,12 @@ def test_it_fails_a_stale_job_that_used_all_its_attempts(settings, sent):
     assert generations_sweep()["failed_stale"] == 1
     stale.refresh_from_db()
     assert stale.status == Generation.Status.FAILED and stale.error_code == "worker_lost"
-    assert sent == []
+    assert sent_jobs == []
 
 
-def test_a_stale_job_it_fails_sends_its_failed_webhook(settings, sent, monkeypatch, django_capture_on_commit_callbacks):
+def test_a_stale_job_it_fails_sends_its_failed_webhook(
+    settings, sent_jobs, monkeypatch, django_capture_on_commit_callbacks
+):
     deliveries: list[tuple] = []
     monkeypatch.setattr("images.tasks.deliver_webhook.delay", lambda *args: deliveries.append(args))
     stale = GenerationFactory(
