@@ -80,13 +80,13 @@ def generations_admit() -> int:
     held job whose deadline passed is canceled instead.
     """
     limit = settings.GENERATION_IN_FLIGHT_LIMIT
-    held = Generation.objects.filter(status=QUEUED, held=True).order_by()
     admitted = 0
     with _admission():
         # The common answer first, from the few rows in flight (index gen_in_flight): no room. The
         # per-user reading below goes through every queued job, inside a creation's write.
         if limit > 0 and len(_IN_FLIGHT.rows()) >= limit:
             return 0
+        held = Generation.objects.filter(status=QUEUED, held=True).order_by()
         # Per user, in one query: jobs in flight, and the oldest held one (None: nothing held).
         users = (
             Generation.objects.filter(status__in=Generation.ACTIVE)
