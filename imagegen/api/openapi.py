@@ -66,12 +66,36 @@ class AutoSchema(openapi.AutoSchema):
                 declared = filters.get(parameter["name"])
                 if declared is not None and declared.extra.get("max_length"):
                     schema["maxLength"] = declared.extra["max_length"]
-            # Only where the schema itself refuses "" (a choice, a date, an id): elsewhere "" already holds
-            # to it, and the flag would only wrap the schema in an anyOf for tools to unwrap (schemathesis
-            # 4.32 then reads ?tag=0 as a number sent for an array: a request it calls invalid).
-            if parameter.get("in") == "query" and not parameter.get("required") and not _admits_empty(schema):
-                parameter["allowEmptyValue"] = True
+            _empty_is_absent(parameter)
         return parameters
+
+    def _get_format_parameters(self) -> list[dict]:
+        # DRF's content negotiation ignores an empty ``?format=``.
+        parameters = super()._get_format_parameters()
+        for parameter in parameters:
+            _empty_is_absent(parameter)
+        return parameters
+
+    def _process_override_parameters(self, direction: str = "request") -> dict:
+        # A view's own optional choice with a default (``?variant=``) takes that default when sent empty.
+        parameters = super()._process_override_parameters(direction)
+        for parameter in parameters.values():
+            if parameter and "enum" in parameter.get("schema", {}) and "default" in parameter["schema"]:
+                _empty_is_absent(parameter)
+        return parameters
+
+
+def _empty_is_absent(parameter: dict) -> None:
+    """State that an optional query parameter sent empty (``?name=``) is taken as not sent."""
+    # Only where the schema itself refuses "" (a choice, a date, an id): elsewhere "" already holds
+    # to it, and the flag would only wrap the schema in an anyOf for tools to unwrap (schemathesis
+    # 4.32 then reads ?tag=0 as a number sent for an array: a request it calls invalid).
+    if (
+        parameter.get("in") == "query"
+        and not parameter.get("required")
+        and not _admits_empty(parameter.get("schema", {}))
+    ):
+        parameter["allowEmptyValue"] = True
 
 
 def _admits_empty(schema: dict) -> bool:

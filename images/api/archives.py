@@ -27,7 +27,11 @@ from images.services.archives import ArchiveEntry
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 VARIANT = OpenApiParameter(
-    "variant", OpenApiTypes.STR, enum=list(archives.ZIP_VARIANTS), description="Default: original"
+    "variant",
+    OpenApiTypes.STR,
+    enum=list(archives.ZIP_VARIANTS),
+    default="original",
+    description="Sent empty: original",
 )
 ZIP_RESPONSE = OpenApiResponse(
     OpenApiTypes.BINARY, description="The ZIP archive, streamed (entries named from titles, duplicates numbered)"

@@ -251,7 +251,11 @@ class ImageDownloadView(APIView):
         summary="Download the original or a variant",
         parameters=[
             OpenApiParameter(
-                "variant", OpenApiTypes.STR, enum=list(library.DOWNLOAD_VARIANTS), description="Default: original"
+                "variant",
+                OpenApiTypes.STR,
+                enum=list(library.DOWNLOAD_VARIANTS),
+                default="original",
+                description="Sent empty: original",
             )
         ],
         responses={

@@ -277,7 +277,7 @@ def test_a_worker_uses_the_waking_transport_for_the_embedded_broker():
     assert result.stdout.strip() == "imagegen.embedded_broker"
 
 
-def submit_and_wait(base: str, token: str, n: int) -> None:
+def submit_and_wait(base: str, token: str, n: int, logs: Path) -> None:
     status, body = call("POST", f"{base}/api/v1/generations", token,
                         {"prompt": f"harbour at dusk #{n}", "size": "256x256", "seed": n})  # fmt: skip
     assert status == 202, body
@@ -286,7 +286,10 @@ def submit_and_wait(base: str, token: str, n: int) -> None:
         if Generation.objects.filter(pk=body["id"], status="succeeded").exists():
             return
         time.sleep(0.2)
-    raise AssertionError(f"job {n} is {Generation.objects.get(pk=body['id']).status} after {JOB_SECONDS}s")
+    status = Generation.objects.get(pk=body["id"]).status
+    # What the worker and web processes logged is all there is to tell a lost message from a failed publish.
+    tails = "\n".join(f"== {log.name}\n{log.read_text()[-4000:]}" for log in sorted(logs.glob("*.log")))
+    raise AssertionError(f"job {n} is {status} after {JOB_SECONDS}s\n{tails}")
 
 
 @pytest.mark.slow
@@ -300,12 +303,12 @@ def test_a_worker_runs_jobs_published_into_a_new_broker_file_after_its_own_was_d
     worker_log = tmp_path / "worker.log"
     with celery_worker(worker_log, env=env) as worker:
         with web_server(tmp_path / "web.log", env=env) as base:
-            submit_and_wait(base, token, 0)
+            submit_and_wait(base, token, 0, tmp_path)
             broker.unlink()  # the file alone, as `rm var/broker.sqlite3` would
-            submit_and_wait(base, token, 1)  # published by a process that had the old file open
+            submit_and_wait(base, token, 1, tmp_path)  # published by a process that had the old file open
         # A web process started after the delete (a deploy, a restarted gunicorn worker) never saw the old file.
         with web_server(tmp_path / "web-restarted.log", env=env) as base:
-            submit_and_wait(base, token, 2)
+            submit_and_wait(base, token, 2, tmp_path)
         assert worker.poll() is None
 
     # Once per connection that had the old file open, not once per poll: the worker's consumer, and the

@@ -96,6 +96,17 @@ def test_an_album_downloads_as_a_zip_named_after_it(api, user, other_user):
     assert api.get(f"/api/v1/albums/{theirs.pk}/download").status_code == 404
 
 
+def test_an_album_zip_takes_empty_variant_and_format_as_not_sent(api, user):
+    # The schema says so (allowEmptyValue): a form's empty fields must not turn a download into a 400.
+    album = Album.objects.create(user=user, title="Road trip")
+    image, data = stored(user, title="Mile 1")
+    album.images.add(image)
+    response = api.get(f"/api/v1/albums/{album.pk}/download", {"variant": "", "format": ""})
+    assert response.status_code == 200 and archive(response).read("Mile-1.png") == data
+    refused = api.get(f"/api/v1/albums/{album.pk}/download", {"variant": "thumb"})
+    assert refused.status_code == 400, refused.content
+
+
 def test_a_share_link_offers_the_zip_only_when_it_allows_downloads(user):
     album = Album.objects.create(user=user, title="Shared")
     image, data = stored(user, title="One")
