@@ -13,10 +13,11 @@ image each). gunicorn then serves it with the project's gunicorn.conf.py (the RE
 with DEBUG off and throttles on at a rate the load never reaches, and ``wrk`` (Debian package
 ``wrk``; without it, a Python load generator, noted in the table) drives one endpoint at a time:
 a status poll with a JWT, the same poll answered 304 by its ETag, a list of 50 images, and
-``POST /api/v1/generations`` (without a worker: jobs just queue). The same gunicorn settings then
+``POST /api/v1/generations`` (without a worker: jobs just queue). The same gunicorn settings
 serve ``bench/baseline.py``: a bare Django JSON view and a DRF view with one primary-key SELECT,
 through the same middleware. Ratios against them are what DRF, authentication, throttling,
-queries and serialisation cost.
+queries and serialisation cost. All servers run at once and the reads are measured in rounds
+(3; ``--rounds``), every target in turn in each, and each figure is the median of its rounds.
 
 ``--against REV`` checks REV out in a temporary git worktree and measures its endpoints in the
 same run, on a fresh database of its own, so before and after are read side by side on the same
@@ -34,6 +35,7 @@ import math
 import os
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -478,29 +480,36 @@ LIST = "GET /api/v1/images?limit=50"
 POST = "POST /api/v1/generations"
 
 
-def measure_tree(backend: str, tree: Path, *, duration: float, warmup: float, label: str) -> dict[str, Any]:
-    """Seed a fresh ``backend`` database with ``tree``'s code, serve it, load each endpoint."""
+@contextmanager
+def serve_tree(backend: str, tree: Path, *, label: str) -> Iterator[tuple[int, list[Target], Target]]:
+    """A fresh ``backend`` database seeded with ``tree``'s code, served; yields the port, its reads and its POST."""
     with fresh_environment(backend, label=label) as env:
         seeded = seed(env, tree, SEED_ROWS)
         jwt = {"Authorization": f"Bearer {seeded['access']}"}
         poll = Target(POLL, "GET", f"/api/v1/generations/{seeded['generation_id']}", jwt)
-        targets = [poll, Target(LIST, "GET", "/api/v1/images?limit=50", jwt)]
-        var = Path(env["IMAGEGEN_VAR_DIR"])
-        endpoints: dict[str, Any] = {}
-        with serve(env, "imagegen.settings", var / "gunicorn.log", tree=tree) as port:
+        reads = [poll, Target(LIST, "GET", "/api/v1/images?limit=50", jwt)]
+        post = Target(POST, "POST", "/api/v1/generations", {**jwt, "Content-Type": "application/json"},
+                      json.dumps(POST_BODY).encode())  # fmt: skip
+        with serve(env, "imagegen.settings", Path(env["IMAGEGEN_VAR_DIR"]) / "gunicorn.log", tree=tree) as port:
+            check(port, reads[1])
             etag = check(port, poll).getheader("ETag")
             if etag:  # a commit from before ETags has no 304 path to measure
-                targets.insert(1, Target(POLL_304, "GET", poll.path, {**jwt, "If-None-Match": etag}))
-            # Last: every answer adds a queued generation, which the reads above should not see.
-            targets.append(Target(POST, "POST", "/api/v1/generations", {**jwt, "Content-Type": "application/json"},
-                                  json.dumps(POST_BODY).encode()))  # fmt: skip
+                reads.insert(1, Target(POLL_304, "GET", poll.path, {**jwt, "If-None-Match": etag}))
+            yield port, reads, post
+
+
+@contextmanager
+def serve_references(backend: str) -> Iterator[tuple[int, list[Target]]]:
+    """The bare Django view and DRF with one SELECT, on a seeded database of their own."""
+    with fresh_environment(backend, label="reference") as env:
+        seeded = seed(env, BASE_DIR, 1)
+        var = Path(env["IMAGEGEN_VAR_DIR"])
+        with serve(env, "bench.settings_baseline", var / "gunicorn-baseline.log") as port:
+            targets = [Target("bare", "GET", BARE_PATH),
+                       Target("drf_select", "GET", f"{DRF_SELECT_PATH}/{seeded['generation_id']}")]  # fmt: skip
             for target in targets:
-                if target.name != POLL_304:
-                    check(port, target)
-                connections = POST_CONNECTIONS if target.method == "POST" else READ_CONNECTIONS
-                endpoints[target.name] = drive(port, target, connections=connections, duration=duration,
-                                               warmup=warmup)  # fmt: skip
-    return endpoints
+                check(port, target)
+            yield port, targets
 
 
 POST_SQS = "POST /api/v1/generations (SQS on moto)"
@@ -521,49 +530,80 @@ def measure_post_over_sqs(backend: str, tree: Path, *, duration: float, warmup: 
             return drive(port, target, connections=POST_CONNECTIONS, duration=duration, warmup=warmup)
 
 
-def measure_references(backend: str, *, duration: float, warmup: float) -> dict[str, Any]:
-    """The bare Django view and DRF with one SELECT, on a seeded database of their own."""
-    with fresh_environment(backend, label="reference") as env:
-        seeded = seed(env, BASE_DIR, 1)
-        var = Path(env["IMAGEGEN_VAR_DIR"])
-        references = {}
-        with serve(env, "bench.settings_baseline", var / "gunicorn-baseline.log") as port:
-            for target in (Target("bare", "GET", BARE_PATH),
-                           Target("drf_select", "GET", f"{DRF_SELECT_PATH}/{seeded['generation_id']}")):  # fmt: skip
-                check(port, target)
-                references[target.name] = drive(port, target, connections=READ_CONNECTIONS, duration=duration,
-                                                 warmup=warmup)  # fmt: skip
-    return references
+# Figures of a run that are medians across rounds (the others, counts and errors, are summed).
+_MEDIAN_FIGURES = ("requests_per_s", "p50_ms", "p99_ms", "mean_ms", "server_cpu_cores", "server_cpu_ms_per_request")
 
 
-def run_backend(backend: str, *, duration: float, warmup: float, against: str | None = None) -> dict[str, Any]:
-    """The references, this checkout's endpoints and (with ``against``) another commit's, on ``backend``."""
-    result: dict[str, Any] = {"backend": backend, "seed_rows": SEED_ROWS}
-    references = measure_references(backend, duration=duration, warmup=warmup)
-    result["bare"], result["drf_select"] = references["bare"], references["drf_select"]
+def median_of_rounds(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One figure set from several runs of a target: the median of each figure, counts summed.
+
+    ``rounds`` keeps each run's requests/s: how far apart they are is how noisy the run was.
+    """
+    combined: dict[str, Any] = dict(runs[-1])
+    for name in _MEDIAN_FIGURES:
+        values = sorted(run[name] for run in runs if run.get(name) is not None)
+        combined[name] = statistics.median(values) if values else None
+    combined["requests"] = sum(run["requests"] for run in runs)
+    combined["errors"] = sum(run["errors"] for run in runs)
+    statuses: Counter[str] = Counter()
+    for run in runs:
+        statuses.update(run["statuses"])
+    combined["statuses"] = dict(statuses)
+    combined["rounds"] = [round(run["requests_per_s"], 1) for run in runs]
+    return combined
+
+
+def run_backend(backend: str, *, duration: float, warmup: float, rounds: int, against: str | None = None
+                ) -> dict[str, Any]:  # fmt: skip
+    """The references, this checkout's endpoints and (with ``against``) another commit's, on ``backend``.
+
+    Every server is up at once and the reads go round after round, each target in turn, so that
+    what else the machine did over the run touches all of them alike; each figure is the median of
+    its rounds. Two gunicorn processes split wrk's keep-alive connections as the kernel hands them
+    out (10/6 in one run, 14/2 in the next): a single run of a few seconds swings by a third.
+    POSTs come after every read (each adds a queued job), once per tree.
+    """
+    result: dict[str, Any] = {"backend": backend, "seed_rows": SEED_ROWS, "rounds": rounds}
     trees = [("api", BASE_DIR)]
-    checkouts = contextlib.ExitStack()
-    with checkouts:
+    with contextlib.ExitStack() as stack:
         if against:
-            trees.append(("against", checkouts.enter_context(checkout(against))))
+            trees.append(("against", stack.enter_context(checkout(against))))
+        ref_port, ref_targets = stack.enter_context(serve_references(backend))
+        schedule = [("reference", ref_port, target) for target in ref_targets]
+        posts = []
         for label, tree in trees:
-            endpoints = measure_tree(backend, tree, duration=duration, warmup=warmup, label=label)
-            if backend == "postgresql":  # the production pair: PostgreSQL and SQS
-                endpoints[POST_SQS] = measure_post_over_sqs(backend, tree, duration=duration, warmup=warmup,
-                                                            label=f"{label}-sqs")  # fmt: skip
-            if label == "api":
-                result["endpoints"] = endpoints
-            else:
-                result["against"] = {"rev": against, "endpoints": endpoints}
+            port, reads, post = stack.enter_context(serve_tree(backend, tree, label=label))
+            schedule += [(label, port, target) for target in reads]
+            posts.append((label, port, post))
+        runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for _ in range(rounds):
+            for label, port, target in schedule:
+                figures = drive(port, target, connections=READ_CONNECTIONS, duration=duration, warmup=warmup)
+                runs.setdefault((label, target.name), []).append(figures)
+        for label, port, target in posts:
+            figures = drive(port, target, connections=POST_CONNECTIONS, duration=duration, warmup=warmup)
+            runs[(label, target.name)] = [figures]
+    figures_of = {key: median_of_rounds(value) for key, value in runs.items()}
+    result["bare"], result["drf_select"] = figures_of[("reference", "bare")], figures_of[("reference", "drf_select")]
+    for label, tree in trees:
+        endpoints = {name: figures for (owner, name), figures in figures_of.items() if owner == label}
+        if backend == "postgresql":  # the production pair: PostgreSQL and SQS
+            endpoints[POST_SQS] = measure_post_over_sqs(backend, tree, duration=duration, warmup=warmup,
+                                                        label=f"{label}-sqs")  # fmt: skip
+        if label == "api":
+            result["endpoints"] = endpoints
+        else:
+            result["against"] = {"rev": against, "endpoints": endpoints}
     return result
 
 
 def run(*, quick: bool = False, duration: float | None = None, warmup: float | None = None,
-        against: str | None = None) -> dict:  # fmt: skip
+        rounds: int | None = None, against: str | None = None) -> dict:  # fmt: skip
     """The API benchmark on every configured backend (see ``backends()``); returns its figures."""
     # wrk counts only requests that end within its run: a quick run must still outlast a slow POST.
     duration = duration if duration is not None else (2.0 if quick else 5.0)
     warmup = warmup if warmup is not None else 1.0
+    rounds = rounds if rounds is not None else (1 if quick else 3)
     return {
         "server": server_shape(),
         "load": {
@@ -572,8 +612,11 @@ def run(*, quick: bool = False, duration: float | None = None, warmup: float | N
             "post_connections": POST_CONNECTIONS,
             "duration_s": duration,
             "warmup_s": warmup,
+            "rounds": rounds,
         },
-        "backends": [run_backend(b, duration=duration, warmup=warmup, against=against) for b in backends()],
+        "backends": [
+            run_backend(b, duration=duration, warmup=warmup, rounds=rounds, against=against) for b in backends()
+        ],
     }
 
 
@@ -582,11 +625,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="2 s per endpoint after 1 s warm-up")
     parser.add_argument("--duration", type=float, help="seconds counted per endpoint (default 5)")
     parser.add_argument("--warmup", type=float, help="seconds sent before counting (default 1)")
+    parser.add_argument("--rounds", type=int, help="reads measured round after round, medians kept (default 3)")
     parser.add_argument("--against", metavar="REV", help="also measure this commit, side by side")
     args = parser.parse_args()
     from bench.run import api_rows, print_table
 
-    print_table(api_rows(run(quick=args.quick, duration=args.duration, warmup=args.warmup, against=args.against)))
+    result = run(quick=args.quick, duration=args.duration, warmup=args.warmup, rounds=args.rounds, against=args.against)
+    print_table(api_rows(result))
 
 
 if __name__ == "__main__":

@@ -170,6 +170,8 @@ def _load_notes(figures: dict) -> str:
         notes.append(f"load generator at {figures['client_cpu_cores']:.2f} cores")
     if figures.get("server_cpu_cores") is not None:
         notes.append(f"server busy {figures['server_cpu_cores']:.2f} of {os.cpu_count()} cores")
+    if len(figures.get("rounds", [])) > 1:
+        notes.append("median of rounds " + ", ".join(f"{r:.0f}" for r in figures["rounds"]))
     return "; ".join(notes)
 
 
@@ -207,7 +209,7 @@ def api_rows(result: dict) -> list[Row]:
         rows.append(row(bench, "bare Django JSON view: requests/s", bare["requests_per_s"],
                         note=f"p50 {bare['p50_ms']:.1f} ms, p99 {bare['p99_ms']:.1f} ms; load by {load['generator']}, "
                              f"{load['read_connections']} connections for reads, {load['post_connections']} for POST, "
-                             f"{load['duration_s']:g} s each"))  # fmt: skip
+                             f"{load['duration_s']:g} s each, reads in {load.get('rounds', 1)} rounds"))  # fmt: skip
     return rows
 
 

@@ -182,3 +182,15 @@ def test_the_load_generator_counts_successes_and_errors_apart(http_port: int) ->
 def test_a_target_that_does_not_answer_2xx_stops_the_run(http_port: int) -> None:
     with pytest.raises(RuntimeError, match="answered 404"):
         bench_api.check(http_port, bench_api.Target("missing", "GET", "/nope"))
+
+
+def test_rounds_combine_into_the_median_of_each_figure_with_counts_summed() -> None:
+    def figures(rps: float, p99: float, cpu: float | None) -> dict:
+        return {"requests_per_s": rps, "p50_ms": 2.0, "p99_ms": p99, "mean_ms": 2.5, "server_cpu_cores": 1.0,
+                "server_cpu_ms_per_request": cpu, "requests": 100, "errors": 1, "statuses": {"socket": 1}}  # fmt: skip
+
+    combined = bench_api.median_of_rounds([figures(300, 9, 3.0), figures(450, 30, None), figures(410, 12, 3.4)])
+    assert (combined["requests_per_s"], combined["p99_ms"]) == (410, 12)
+    assert combined["server_cpu_ms_per_request"] == 3.2  # of the rounds that could read it
+    assert (combined["requests"], combined["errors"], combined["statuses"]) == (300, 3, {"socket": 3})
+    assert combined["rounds"] == [300, 450, 410]
