@@ -36,6 +36,14 @@ def _fresh_readiness_checks() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_verified_tokens() -> None:
+    """Verified access tokens are kept per process: one signed under a test's key must not pass in the next."""
+    from accounts.api.authentication import VERIFIED_TOKENS
+
+    VERIFIED_TOKENS.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_queue_figures() -> None:
     """The queue's counts and run times are kept per process for a few seconds: one test's must not leak."""
     from images.services import estimates

@@ -7,14 +7,17 @@ order in ``DEFAULT_AUTHENTICATION_CLASSES`` does not matter for correctness.
 
 from __future__ import annotations
 
+import copy
+import threading
+
 from rest_framework import authentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication as _SimpleJWTAuthentication
-from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import Token
-from rest_framework_simplejwt.utils import get_md5_hash_password
+from rest_framework_simplejwt.utils import aware_utcnow, get_md5_hash_password
 
 from accounts.models import API_KEY_PREFIX, ApiKey, User
 from accounts.selectors import user_by_id
@@ -53,10 +56,59 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return WWW_AUTHENTICATE
 
 
+class VerifiedTokens:
+    """Access tokens whose signature and claims were checked, by their text: a client polling with one
+    token is verified once, not on every request (a tenth of a status poll's CPU).
+
+    Only what the token's text decides is kept: each use checks the expiry again, and the account
+    checks (active, password unchanged) read the user every time, as before. Bounded: past
+    ``size`` tokens the oldest go.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._tokens: dict[bytes, Token] = {}
+        self._lock = threading.Lock()
+
+    def get(self, raw: bytes) -> Token | None:
+        token = self._tokens.get(raw)
+        if token is None:
+            return None
+        try:
+            token.check_exp(current_time=aware_utcnow())
+        except TokenError:
+            with self._lock:
+                self._tokens.pop(raw, None)
+            return None  # verified again, for simplejwt's own error
+        fresh = copy.copy(token)  # each request its own, as simplejwt gives
+        fresh.payload = dict(token.payload)
+        return fresh
+
+    def add(self, raw: bytes, token: Token) -> None:
+        with self._lock:
+            while len(self._tokens) >= self.size:
+                del self._tokens[next(iter(self._tokens))]
+            self._tokens[raw] = token
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tokens.clear()
+
+
+VERIFIED_TOKENS = VerifiedTokens()
+
+
 class JWTAuthentication(_SimpleJWTAuthentication):
     """simplejwt's access-token authentication, stepping aside for API keys."""
 
     www_authenticate_realm = "api"
+
+    def get_validated_token(self, raw_token: bytes) -> Token:
+        token = VERIFIED_TOKENS.get(raw_token)
+        if token is None:
+            token = super().get_validated_token(raw_token)
+            VERIFIED_TOKENS.add(raw_token, token)
+        return token
 
     def authenticate(self, request: Request) -> tuple[User, object] | None:
         raw = _bearer(request)

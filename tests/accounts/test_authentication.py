@@ -64,3 +64,51 @@ def test_user_by_id_returns_the_whole_user_or_none():
     assert found._state.adding is False and found._state.db == "default"
     assert user_by_id("not-a-uuid") is None
     assert user_by_id("00000000-0000-0000-0000-000000000009") is None
+
+
+def test_a_polling_client_s_token_is_verified_once_while_its_account_is_read_every_time(
+    client_, user, tokens, monkeypatch
+):
+    from rest_framework_simplejwt import backends
+
+    decodes = []
+    real_decode = backends.TokenBackend.decode
+    monkeypatch.setattr(
+        backends.TokenBackend, "decode", lambda self, *a, **k: decodes.append(1) or real_decode(self, *a, **k)
+    )
+
+    assert client_.get(ME, **bearer(tokens["access"])).status_code == 200
+    assert client_.get(ME, **bearer(tokens["access"])).status_code == 200
+    assert len(decodes) == 1
+
+    user.set_password("a-brand-new-passphrase-4412")  # the account's checks still apply at once
+    user.save(update_fields=["password"])
+    response = client_.get(ME, **bearer(tokens["access"]))
+    assert response.status_code == 401 and "password" in error_of(response)["message"].lower()
+
+
+def test_a_kept_token_is_refused_once_it_expires(client_, user, monkeypatch):
+    from datetime import timedelta
+
+    from accounts.api import authentication
+
+    token = AccessToken.for_user(user)
+    raw = str(token)
+    assert client_.get(ME, **bearer(raw)).status_code == 200
+    later = authentication.aware_utcnow() + authentication.jwt_settings.ACCESS_TOKEN_LIFETIME + timedelta(minutes=1)
+    monkeypatch.setattr(authentication, "aware_utcnow", lambda: later)
+    assert authentication.VERIFIED_TOKENS.get(raw.encode()) is None
+    monkeypatch.setattr("rest_framework_simplejwt.tokens.aware_utcnow", lambda: later)
+    response = client_.get(ME, **bearer(raw))
+    assert response.status_code == 401 and "expired" in error_of(response)["message"].lower()
+
+
+def test_the_kept_tokens_are_bounded_oldest_first(user):
+    from accounts.api.authentication import VerifiedTokens
+
+    kept = VerifiedTokens(size=2)
+    tokens = [AccessToken.for_user(user) for _ in range(3)]
+    for token in tokens:
+        kept.add(str(token).encode(), token)
+    assert kept.get(str(tokens[0]).encode()) is None
+    assert kept.get(str(tokens[2]).encode())["jti"] == tokens[2]["jti"]
