@@ -57,13 +57,24 @@ class CompiledQuery:
         columns = [selected[0] for selected in compiler.select[: compiler.col_count]]
         return _Compiled(sql=sql, params=tuple(params), slots=slots, converters=compiler.get_converters(columns))
 
-    def rows(self, *, using: str = "default", **values: object) -> list[tuple]:
-        """The query's rows for ``values`` (one per declared parameter), converted as the ORM would."""
-        connection = connections[using]
+    def _compiled_for(self, connection: Any) -> _Compiled:
         compiled = self._compiled.get(connection)
         if compiled is None:
             with self._lock:
                 compiled = self._compiled[connection] = self._compile(connection)
+        return compiled
+
+    def rows(self, *, using: str = "default", **values: object) -> list[tuple]:
+        """The query's rows for ``values`` (one per declared parameter), converted as the ORM would."""
+        rows = self.raw_rows(using=using, **values)
+        connection = connections[using]
+        converters = self._compiled_for(connection).converters
+        return [_converted(row, converters, connection) for row in rows] if converters else rows
+
+    def raw_rows(self, *, using: str = "default", **values: object) -> list[tuple]:
+        """The query's rows as the database driver gives them, before the ORM's converters (``convert``)."""
+        connection = connections[using]
+        compiled = self._compiled_for(connection)
         params = list(compiled.params)
         for name, positions in compiled.slots.items():
             prepared = self._params[name][0].get_db_prep_value(values[name], connection)
@@ -71,16 +82,19 @@ class CompiledQuery:
                 params[position] = prepared
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
-            rows = cursor.fetchall()
-        if not compiled.converters:
-            return rows
-        converted = []
-        for row in rows:
-            row = list(row)
-            for position, (converters, expression) in compiled.converters.items():
-                value = row[position]
-                for converter in converters:
-                    value = converter(value, expression, connection)
-                row[position] = value
-            converted.append(tuple(row))
-        return converted
+            return cursor.fetchall()
+
+    def convert(self, row: tuple, *, using: str = "default") -> tuple:
+        """A row of ``raw_rows`` with the ORM's converters applied (JSON decoded, dates parsed, ...)."""
+        connection = connections[using]
+        return _converted(row, self._compiled_for(connection).converters, connection)
+
+
+def _converted(row: tuple, converters: dict[int, tuple[list, Any]], connection: Any) -> tuple:
+    converted = list(row)
+    for position, (functions, expression) in converters.items():
+        value = converted[position]
+        for function in functions:
+            value = function(value, expression, connection)
+        converted[position] = value
+    return tuple(converted)

@@ -262,6 +262,16 @@ class FileUrls:
         self._media_url = settings.MEDIA_URL
         self._secret = settings.SECRET_KEY
 
+    @property
+    def fingerprint(self) -> tuple:
+        """What the URLs made here depend on besides their keys: equal fingerprints, equal URLs.
+
+        S3's presigned URLs are taken as alike within one signing period, as the answers' ETags
+        take them (``url_epoch``).
+        """
+        storage = (settings.IMAGE_S3_BUCKET, settings.AWS_ENDPOINT_URL, settings.AWS_REGION) if self._s3 else ()
+        return (self._cdn, self._media_url, self._secret, self._expires, storage)
+
     def __call__(self, key: str, *, public: bool = False) -> str:
         if public and self._cdn and is_public_key(key):
             return f"{self._cdn}/{quote(key)}"

@@ -24,6 +24,7 @@ from imagegen.api.schema import links
 from imagegen.compiled import CompiledQuery
 from images.api import examples
 from images.api.filters import DEFAULT_ORDERING, ORDERINGS, ImageFilter, PublicImageFilter, list_ordering
+from images.api.representations import ImageRow
 from images.api.serializers import (
     IMAGE_ROW_FIELDS,
     BulkDeleteInputSerializer,
@@ -95,8 +96,19 @@ def _first_page_query(rows: int) -> CompiledQuery:
     )
 
 
-def _first_page_rows(user_id: object, rows: int) -> list[dict]:
-    return [dict(zip(IMAGE_ROW_FIELDS, row, strict=True)) for row in _first_page_query(rows).rows(user_id=user_id)]
+def _first_page_rows(user_id: object, rows: int) -> list[ImageRow]:
+    query = _first_page_query(rows)
+    # Converted only where needed: the serializer keeps each image's representation by its raw row.
+    return [ImageRow(raw, _row_key(raw), fields=IMAGE_ROW_FIELDS, convert=query.convert)
+            for raw in query.raw_rows(user_id=user_id)]  # fmt: skip
+
+
+_TAGS = IMAGE_ROW_FIELDS.index("tag_names")
+
+
+def _row_key(raw: tuple) -> tuple:
+    tags = raw[_TAGS]  # PostgreSQL's array_agg: a list
+    return raw if not isinstance(tags, list) else (*raw[:_TAGS], tuple(tags), *raw[_TAGS + 1 :])
 
 
 def images_response(request: Request, images: list, *, code: int = status.HTTP_201_CREATED) -> Response:

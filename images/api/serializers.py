@@ -18,6 +18,7 @@ from imagegen.api.fields import JsonObjectField
 from imagegen.api.strict import RejectUnknownFields
 from imagegen.errors import Invalid
 from images import params
+from images.api.representations import IMAGES, ImageRow
 from images.models import Generation, Image
 from images.providers import configured_providers
 from images.services import resolver
@@ -84,6 +85,8 @@ class _Answer:
         self.timezone = timezone.get_current_timezone()
         self._base = _absolute_base(context)
         self._file_url = FileUrls()
+        # Everything an image's representation depends on besides its row (images.api.representations).
+        self.fingerprint = (self._base, self.timezone, self._file_url.fingerprint)
 
     def url(self, key: str, public: bool) -> str:
         url = self._file_url(key, public=public)
@@ -213,9 +216,13 @@ class ImageSerializer(serializers.ModelSerializer):
         return moderation_summary(image_row(obj))
 
     def to_representation(self, obj: Image | dict) -> dict:
+        if isinstance(obj, ImageRow):
+            return IMAGES.get_or_make((self._answer().fingerprint, obj.key), lambda: self._represent(obj.converted()))
+        return self._represent(obj if isinstance(obj, dict) else image_row(obj))
+
+    def _represent(self, row: dict) -> dict:
         # Written out: the per-field path of DRF costs more than the query on every list
         # row. The declared fields stay for the schema; a test checks both agree.
-        row = obj if isinstance(obj, dict) else image_row(obj)
         url, thumbnail_url, variants = self._files(row)
         generation_id = row["generation_id"]
         return {

@@ -1,0 +1,82 @@
+"""Image representations kept by the database row they were made from.
+
+A gallery's first page is asked for again and again (apps polling it, pages
+refreshed) while its rows rarely change, and making an image's representation
+(five signed URLs, the moderation summary, dates) cost more than reading its
+row. A representation is a function of the row's values and of what the answer
+shares (the URLs' host, their signing period, the storage, the time zone), so it
+is kept under exactly those: a changed row, a new URL period or another host is
+another key, and nothing needs invalidating. Bounded: past ``size`` entries the
+oldest go. A kept representation is shared by every answer that uses it: it is
+only ever rendered, never changed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any
+
+
+class ImageRow:
+    """A list row as the database driver returned it, converted only when a representation is made.
+
+    ``key`` is the raw row made hashable: the representation is kept under it. ``converted()``
+    is the row as the serializer reads it (field name → value, JSON decoded, dates parsed);
+    attribute access reads it too (the cursor's position is read from the last row).
+    """
+
+    __slots__ = ("_convert", "_fields", "_raw", "_values", "key")
+
+    def __init__(
+        self, raw: tuple, key: Hashable, *, fields: tuple[str, ...], convert: Callable[[tuple], tuple]
+    ) -> None:
+        self.key = key
+        self._raw = raw
+        self._fields = fields
+        self._convert = convert
+        self._values: dict | None = None
+
+    def converted(self) -> dict:
+        if self._values is None:
+            self._values = dict(zip(self._fields, self._convert(self._raw), strict=True))
+        return self._values
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.converted()[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class KeptRepresentations:
+    """Representations by (what the answer shares, the row's raw values)."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._kept: dict[Hashable, dict] = {}
+        self._lock = threading.Lock()
+
+    def get_or_make(self, key: Hashable, make: Callable[[], dict]) -> dict:
+        try:
+            kept = self._kept.get(key)
+        except TypeError:  # a value the driver gave that cannot be hashed: made each time
+            return make()
+        if kept is not None:
+            return kept
+        made = make()
+        with self._lock:
+            while len(self._kept) >= self.size:
+                del self._kept[next(iter(self._kept))]
+            self._kept[key] = made
+        return made
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+IMAGES = KeptRepresentations()
