@@ -17,9 +17,14 @@ from imagegen.api.etags import IF_NONE_MATCH, not_modified, response_etag
 from imagegen.api.idempotency import IDEMPOTENCY_KEY, idempotency_key_header
 from imagegen.api.prefer import prefer_wait_seconds
 from imagegen.api.schema import links
-from images.api import examples
+from images.api import examples, representations
 from images.api.filters import GenerationFilter
-from images.api.serializers import DryRunSerializer, GenerationCreateSerializer, GenerationSerializer
+from images.api.serializers import (
+    DryRunSerializer,
+    GenerationCreateSerializer,
+    GenerationSerializer,
+    answer_fingerprint,
+)
 from images.services.deadlines import check_deadline_seconds
 from images.services.generations import (
     WAIT_SLOTS,
@@ -146,11 +151,17 @@ class GenerationDetailView(APIView):
         examples=examples.GENERATION_DETAIL,
     )
     def get(self, request: Request, pk: str) -> Response:
-        generation, fingerprint = generation_detail(user=request.user, generation_id=pk)
-        etag = response_etag(request, f"{fingerprint}:{url_epoch()}")
+        detail = generation_detail(user=request.user, generation_id=pk)
+        etag = response_etag(request, f"{detail.fingerprint}:{url_epoch()}")
         if unchanged := not_modified(request, etag):
             return unchanged
-        return Response(GenerationSerializer(generation, context={"request": request}).data, headers={"ETag": etag})
+        # A poller asks again and again for an answer that has not changed: it is kept by the fingerprint.
+        context = {"request": request}
+        data = representations.GENERATIONS.get_or_make(
+            (detail.fingerprint, answer_fingerprint(context)),
+            lambda: GenerationSerializer(detail.generation, context=context).data,
+        )
+        return Response(data, headers={"ETag": etag})
 
 
 class GenerationCancelView(APIView):

@@ -80,3 +80,5 @@ class KeptRepresentations:
 
 
 IMAGES = KeptRepresentations()
+# Status polls' answers, by the generation's fingerprint (every value read: images.services.generations).
+GENERATIONS = KeptRepresentations(size=1024)

@@ -93,6 +93,18 @@ class _Answer:
         return f"{self._base}{url}" if url.startswith("/") else url
 
 
+def _answer_of(context: dict) -> _Answer:
+    answer = context.get("_answer")
+    if answer is None:
+        answer = context["_answer"] = _Answer(context)
+    return answer
+
+
+def answer_fingerprint(context: dict) -> tuple:
+    """What an answer's representations depend on besides their rows (``_Answer.fingerprint``)."""
+    return _answer_of(context).fingerprint
+
+
 class LabelSerializer(serializers.Serializer):
     """One label of an image (``IMAGE_ANALYZER``), most confident first."""
 
@@ -140,11 +152,7 @@ class ImageSerializer(serializers.ModelSerializer):
         # read, twice per image of a page (a fifth of the page's representation).
         answer = self.__dict__.get("_answer_of_context")
         if answer is None:
-            context = self.context
-            answer = context.get("_answer")
-            if answer is None:
-                answer = context["_answer"] = _Answer(context)
-            self._answer_of_context = answer
+            answer = self._answer_of_context = _answer_of(self.context)
         return answer
 
     def _files(self, row: dict) -> tuple[str | None, str | None, dict]:

@@ -258,44 +258,68 @@ _DETAIL = CompiledQuery(
 )
 
 
-def generation_detail(*, user: User, generation_id: object) -> tuple[Generation, str]:
-    """One of the user's generations with its images and their tags, in one query (and, while it is queued,
-    the queue's counts, read at most every few seconds per process: scheduling.py); 404 otherwise.
+_STATUS = _GENERATION_FIELDS.index("status")
 
-    Returns the generation (images in ``image_list``, each with ``tag_names``)
-    and a fingerprint of every value read, which changes whenever what the API
-    shows of it does (the ETag of a status poll).
+
+class GenerationDetail:
+    """One generation as a status poll reads it: ``fingerprint`` at once, ``generation`` when asked for.
+
+    The fingerprint is a digest of every value read (the rows as the database sent them, and the
+    queue's estimates), which changes whenever what the API shows does: the ETag of a status poll,
+    and the key its kept answer is found by. Only an answer made anew needs the model objects.
     """
+
+    def __init__(self, *, user: User, rows: list[tuple]) -> None:
+        self._user = user
+        self._rows = rows
+        self._generation: Generation | None = None
+        position = eta = None
+        if rows[0][_STATUS] == Generation.Status.QUEUED:  # estimates need the generation (no query otherwise)
+            position, eta = self.generation.queue_position, self.generation.eta_seconds
+        seen = repr((rows, position, eta))
+        self.fingerprint = hashlib.blake2b(seen.encode(), digest_size=16).hexdigest()
+
+    @property
+    def generation(self) -> Generation:
+        """The generation, its images in ``image_list`` (each with ``tag_names``) and its queue estimates."""
+        if self._generation is None:
+            rows = [_DETAIL.convert(row) for row in self._rows]
+            size = len(_GENERATION_FIELDS)
+            generation = Generation.from_db("default", _GENERATION_FIELDS, rows[0][:size])
+            generation.queued_before = rows[0][size]
+            with_queue_estimates(user=self._user, generations=[generation])
+            images: dict[object, Image] = {}
+            for row in rows:
+                values, tag = row[size + 1 : -1], row[-1]
+                if values[0] is None:
+                    continue  # no images yet
+                image = images.get(values[0])
+                if image is None:
+                    image = images[values[0]] = Image.from_db("default", _IMAGE_FIELDS, values)
+                    image.tag_names = []
+                if tag is not None:
+                    image.tag_names.append(tag)
+            generation.image_list = list(images.values())
+            self._generation = generation
+        return self._generation
+
+
+def generation_detail(*, user: User, generation_id: object) -> GenerationDetail:
+    """One of the user's generations with its images and their tags, in one query (and, while it is queued,
+    the queue's counts, read at most every few seconds per process: scheduling.py); 404 otherwise."""
     try:
         pk = uuid.UUID(str(generation_id))
     except ValueError:
         raise NotFound("not_found", "generation not found") from None
-    rows = _DETAIL.rows(user_id=user.pk, pk=pk)
+    rows = _DETAIL.raw_rows(user_id=user.pk, pk=pk)
     if not rows:
         raise NotFound("not_found", "generation not found")
-    size = len(_GENERATION_FIELDS)
-    generation = Generation.from_db("default", _GENERATION_FIELDS, rows[0][:size])
-    generation.queued_before = rows[0][size]
-    with_queue_estimates(user=user, generations=[generation])
-    images: dict[object, Image] = {}
-    for row in rows:
-        values, tag = row[size + 1 : -1], row[-1]
-        if values[0] is None:
-            continue  # no images yet
-        image = images.get(values[0])
-        if image is None:
-            image = images[values[0]] = Image.from_db("default", _IMAGE_FIELDS, values)
-            image.tag_names = []
-        if tag is not None:
-            image.tag_names.append(tag)
-    generation.image_list = list(images.values())
-    seen = repr((rows, generation.queue_position, generation.eta_seconds))
-    return generation, hashlib.blake2b(seen.encode(), digest_size=16).hexdigest()
+    return GenerationDetail(user=user, rows=rows)
 
 
 def generation_get(*, user: User, generation_id: object) -> Generation:
     """One of the user's generations; another user's (or a malformed id) is 404."""
-    return generation_detail(user=user, generation_id=generation_id)[0]
+    return generation_detail(user=user, generation_id=generation_id).generation
 
 
 # Announced by a PostgreSQL trigger when a generation ends (images/migrations/0011_generation_finished_notify.py).

@@ -22,6 +22,7 @@ LIST = "/api/v1/images"
 @pytest.fixture(autouse=True)
 def _nothing_kept() -> None:
     representations.IMAGES.clear()
+    representations.GENERATIONS.clear()
 
 
 @pytest.fixture
@@ -102,3 +103,25 @@ def test_a_row_that_cannot_be_hashed_is_represented_every_time():
     kept = KeptRepresentations()
     assert kept.get_or_make(("row", {"a": 1}), lambda: {"made": True}) == {"made": True}
     assert len(kept) == 0
+
+
+def test_an_unchanged_status_poll_is_answered_from_its_kept_representation(client, user, monkeypatch):
+    from images.api.serializers import GenerationSerializer
+    from images.models import Generation
+    from tests.images.factories import GenerationFactory
+
+    generation = GenerationFactory(user=user, status=Generation.Status.RUNNING, progress=10)
+    ImageFactory(user=user, generation=generation)
+    made = []
+    real = GenerationSerializer.to_representation
+    monkeypatch.setattr(GenerationSerializer, "to_representation", lambda self, obj: made.append(1) or real(self, obj))
+    url = f"/api/v1/generations/{generation.pk}"
+
+    first, again = client.get(url).json(), client.get(url).json()
+    Generation.objects.filter(pk=generation.pk).update(progress=60)
+    moved = client.get(url).json()
+    (elsewhere,) = client.get(url, HTTP_HOST="localhost").json()["images"]
+
+    assert len(made) == 3 and again == first
+    assert (first["progress"], moved["progress"]) == (10, 60)
+    assert elsewhere["url"].startswith("http://localhost/")
