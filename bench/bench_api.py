@@ -557,33 +557,33 @@ def run_backend(backend: str, *, duration: float, warmup: float, rounds: int, ag
                 ) -> dict[str, Any]:  # fmt: skip
     """The references, this checkout's endpoints and (with ``against``) another commit's, on ``backend``.
 
-    Every server is up at once and the reads go round after round, each target in turn, so that
-    what else the machine did over the run touches all of them alike; each figure is the median of
-    its rounds. Two gunicorn processes split wrk's keep-alive connections as the kernel hands them
-    out (10/6 in one run, 14/2 in the next): a single run of a few seconds swings by a third.
-    POSTs come after every read (each adds a queued job), once per tree.
+    The references' server and one tree's are up at once, and the reads go round after round, each
+    target in turn, so that what else the machine does over the run touches them alike; each figure
+    is the median of its rounds (the references' over every tree's rounds). A run of a few seconds
+    swings with how the kernel hands wrk's keep-alive connections to gunicorn's processes. A tree's
+    POSTs come after its reads (each adds a queued job). No more than two servers at once: each
+    keeps up to 32 PostgreSQL connections (2 processes x 16 threads), and the server's default
+    max_connections is 100.
     """
     result: dict[str, Any] = {"backend": backend, "seed_rows": SEED_ROWS, "rounds": rounds}
     trees = [("api", BASE_DIR)]
-    with contextlib.ExitStack() as stack:
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    with contextlib.ExitStack() as checkouts:
         if against:
-            trees.append(("against", stack.enter_context(checkout(against))))
-        ref_port, ref_targets = stack.enter_context(serve_references(backend))
-        schedule = [("reference", ref_port, target) for target in ref_targets]
-        posts = []
-        for label, tree in trees:
-            port, reads, post = stack.enter_context(serve_tree(backend, tree, label=label))
-            schedule += [(label, port, target) for target in reads]
-            posts.append((label, port, post))
-        runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for _ in range(rounds):
-            for label, port, target in schedule:
-                figures = drive(port, target, connections=READ_CONNECTIONS, duration=duration, warmup=warmup)
-                runs.setdefault((label, target.name), []).append(figures)
-        for label, port, target in posts:
-            figures = drive(port, target, connections=POST_CONNECTIONS, duration=duration, warmup=warmup)
-            runs[(label, target.name)] = [figures]
-        if backend == "postgresql":  # the production pair: PostgreSQL and SQS (the checkouts still there)
+            trees.append(("against", checkouts.enter_context(checkout(against))))
+        with serve_references(backend) as (ref_port, ref_targets):
+            for label, tree in trees:
+                with serve_tree(backend, tree, label=label) as (port, reads, post):
+                    schedule = [("reference", ref_port, target) for target in ref_targets]
+                    schedule += [(label, port, target) for target in reads]
+                    for _ in range(rounds):
+                        for owner, target_port, target in schedule:
+                            figures = drive(target_port, target, connections=READ_CONNECTIONS, duration=duration,
+                                            warmup=warmup)  # fmt: skip
+                            runs.setdefault((owner, target.name), []).append(figures)
+                    figures = drive(port, post, connections=POST_CONNECTIONS, duration=duration, warmup=warmup)
+                    runs[(label, post.name)] = [figures]
+        if backend == "postgresql":  # the production pair: PostgreSQL and SQS
             for label, tree in trees:
                 figures = measure_post_over_sqs(backend, tree, duration=duration, warmup=warmup, label=f"{label}-sqs")
                 runs[(label, POST_SQS)] = [figures]
