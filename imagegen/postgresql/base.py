@@ -14,7 +14,9 @@ as by ``SELECT 1``, and the connection dropped at the end of that request.
 from __future__ import annotations
 
 import select
+from typing import Any
 
+import psycopg
 from django.db.backends.postgresql import base
 from psycopg import pq
 
@@ -24,16 +26,20 @@ class DatabaseWrapper(base.DatabaseWrapper):
         connection = self.connection
         if connection is None or connection.closed or connection.broken:
             return False
-        if connection.info.transaction_status != pq.TransactionStatus.IDLE or _has_input(connection.pgconn.socket):
+        if connection.info.transaction_status != pq.TransactionStatus.IDLE or _has_input(connection):
             return super().is_usable()
         return True
 
 
-def _has_input(fd: int) -> bool:
-    """Whether anything (data, or the end of the stream) is waiting to be read on ``fd``, without waiting."""
-    poller = select.poll()
-    poller.register(fd, select.POLLIN | select.POLLPRI)
+def _has_input(connection: Any) -> bool:
+    """Whether anything (data, the end of the stream, an error) waits on the connection's socket, without waiting.
+
+    Any doubt (no socket to read) is a yes: ``SELECT 1`` tells.
+    """
     try:
+        fd = connection.pgconn.socket
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLPRI)
         return bool(poller.poll(0))
-    except OSError:
-        return True  # let SELECT 1 tell
+    except (OSError, ValueError, psycopg.Error):
+        return True

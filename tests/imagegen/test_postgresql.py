@@ -65,3 +65,17 @@ def test_a_connection_inside_a_transaction_is_still_asked(monkeypatch):
         assert connection.is_usable() is True and asked == [1]
     finally:
         connection.connection.execute("ROLLBACK")
+
+
+def test_a_connection_whose_socket_cannot_be_read_is_asked():
+    from imagegen.postgresql import base as ours
+
+    class NoSocket:
+        @property
+        def socket(self) -> int:
+            raise psycopg.OperationalError("the connection is lost")
+
+    class Connection:
+        pgconn = NoSocket()
+
+    assert ours._has_input(Connection()) is True
