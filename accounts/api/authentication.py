@@ -7,8 +7,6 @@ order in ``DEFAULT_AUTHENTICATION_CLASSES`` does not matter for correctness.
 
 from __future__ import annotations
 
-import threading
-
 from rest_framework import authentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -21,6 +19,7 @@ from rest_framework_simplejwt.utils import aware_utcnow, get_md5_hash_password
 from accounts.models import API_KEY_PREFIX, ApiKey, User
 from accounts.selectors import user_by_id
 from accounts.services import api_key_authenticate
+from imagegen.bounded import BoundedStore
 
 API_KEY_HEADER = "X-API-Key"
 # One realm for every 401: clients answer it the same way (send a token or a key).
@@ -65,9 +64,7 @@ class VerifiedTokens:
     """
 
     def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self._tokens: dict[bytes, Token] = {}
-        self._lock = threading.Lock()
+        self._tokens: BoundedStore[Token] = BoundedStore(size)
 
     def get(self, raw: bytes) -> Token | None:
         token = self._tokens.get(raw)
@@ -76,8 +73,7 @@ class VerifiedTokens:
         try:
             token.check_exp(current_time=aware_utcnow())
         except TokenError:
-            with self._lock:
-                self._tokens.pop(raw, None)
+            self._tokens.discard(raw)
             return None  # verified again, for simplejwt's own error
         # Each request its own, as simplejwt gives (copy.copy took a third of a kept token's use).
         fresh = object.__new__(type(token))
@@ -86,14 +82,10 @@ class VerifiedTokens:
         return fresh
 
     def add(self, raw: bytes, token: Token) -> None:
-        with self._lock:
-            while len(self._tokens) >= self.size:
-                del self._tokens[next(iter(self._tokens))]
-            self._tokens[raw] = token
+        self._tokens.put(raw, token)
 
     def clear(self) -> None:
-        with self._lock:
-            self._tokens.clear()
+        self._tokens.clear()
 
 
 VERIFIED_TOKENS = VerifiedTokens()

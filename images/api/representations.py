@@ -13,9 +13,10 @@ only ever rendered, never changed.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Hashable
 from typing import Any
+
+from imagegen.bounded import BoundedStore
 
 
 class ImageRow:
@@ -49,34 +50,18 @@ class ImageRow:
             raise AttributeError(name) from None
 
 
-class KeptRepresentations:
+class KeptRepresentations(BoundedStore[dict]):
     """Representations by (what the answer shares, the row's raw values)."""
 
     def __init__(self, size: int = 2048) -> None:
-        self.size = size
-        self._kept: dict[Hashable, dict] = {}
-        self._lock = threading.Lock()
+        super().__init__(size)
 
     def get_or_make(self, key: Hashable, make: Callable[[], dict]) -> dict:
         try:
-            kept = self._kept.get(key)
+            kept = self.get(key)
         except TypeError:  # a value the driver gave that cannot be hashed: made each time
             return make()
-        if kept is not None:
-            return kept
-        made = make()
-        with self._lock:
-            while len(self._kept) >= self.size:
-                del self._kept[next(iter(self._kept))]
-            self._kept[key] = made
-        return made
-
-    def __len__(self) -> int:
-        return len(self._kept)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._kept.clear()
+        return kept if kept is not None else self.put(key, make())
 
 
 IMAGES = KeptRepresentations()
